@@ -1,0 +1,104 @@
+"""patchwire: call hosted language models through one async, OpenAI-shaped interface.
+
+    response = await patchwire.acompletion(
+        model="replicate/meta/meta-llama-3-8b-instruct",
+        messages=[{"role": "user", "content": "Hello"}],
+        max_tokens=20,
+    )
+    print(response.choices[0].message.content)
+
+Everything model-specific lives in plugins found through the entry-point group ``patchwire``;
+``patchwire plugins`` lists what loaded. Plugin authors mark hook implementations with
+``@patchwire.hookimpl`` (see ``patchwire.hookspecs``).
+"""
+
+from patchwire.api import acompletion, completion, get_router, register_prompt_template
+from patchwire.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigError,
+    NotFoundError,
+    PatchwireError,
+    ProviderError,
+    RateLimitError,
+    ServiceUnavailableError,
+    Timeout,
+    UnknownOutcomeError,
+)
+from patchwire.hookspecs import hookimpl
+from patchwire.interfaces import (
+    CallWrapper,
+    MapCall,
+    ParamMapper,
+    PromptFormatter,
+    Provider,
+    ProviderCall,
+    ProviderContext,
+)
+from patchwire.manager import Plugins, get_plugins
+from patchwire.ratelimit import RateGate
+from patchwire.router import Router
+from patchwire.stream import Stream, SyncStream
+from patchwire.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    ChunkChoice,
+    ContentPart,
+    Delta,
+    InputSchema,
+    InputSpec,
+    Message,
+    ModelRef,
+    ModelRoute,
+    PromptTemplate,
+    RoleTemplate,
+    Usage,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "CallWrapper",
+    "ChatChunk",
+    "ChatRequest",
+    "ChatResponse",
+    "Choice",
+    "ChunkChoice",
+    "ConfigError",
+    "ContentPart",
+    "Delta",
+    "InputSchema",
+    "InputSpec",
+    "MapCall",
+    "Message",
+    "ModelRef",
+    "ModelRoute",
+    "NotFoundError",
+    "ParamMapper",
+    "PatchwireError",
+    "Plugins",
+    "PromptFormatter",
+    "PromptTemplate",
+    "Provider",
+    "ProviderCall",
+    "ProviderContext",
+    "ProviderError",
+    "RateGate",
+    "RateLimitError",
+    "RoleTemplate",
+    "Router",
+    "ServiceUnavailableError",
+    "Stream",
+    "SyncStream",
+    "Timeout",
+    "UnknownOutcomeError",
+    "Usage",
+    "acompletion",
+    "completion",
+    "get_plugins",
+    "get_router",
+    "hookimpl",
+    "register_prompt_template",
+]

@@ -1,0 +1,3 @@
+from patchwire.cli import main
+
+raise SystemExit(main())

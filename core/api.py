@@ -1,0 +1,132 @@
+"""The module-level API: ``acompletion``, ``completion`` and ``register_prompt_template``.
+
+They use one default ``Router`` per process; build a ``Router`` yourself for separate limits or aliases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, overload
+
+from patchwire.router import Router
+from patchwire.stream import LoopThread, Stream, SyncStream
+from patchwire.types import ChatResponse
+
+_default: Router | None = None
+_lock = threading.Lock()
+
+
+def get_router() -> Router:
+    """The default router behind the module-level functions."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Router()
+    return _default
+
+
+@overload
+async def acompletion(
+    model: str,
+    messages: Iterable[Any],
+    *,
+    api_key: str | None = ...,
+    api_base: str | None = ...,
+    stream: Literal[False] = ...,
+    timeout: float | None = ...,
+    **params: Any,
+) -> ChatResponse: ...
+
+
+@overload
+async def acompletion(
+    model: str,
+    messages: Iterable[Any],
+    *,
+    api_key: str | None = ...,
+    api_base: str | None = ...,
+    stream: Literal[True],
+    timeout: float | None = ...,
+    **params: Any,
+) -> Stream: ...
+
+
+async def acompletion(
+    model: str,
+    messages: Iterable[Any],
+    *,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    stream: bool = False,
+    timeout: float | None = None,
+    **params: Any,
+) -> ChatResponse | Stream:
+    """Chat completion with an OpenAI-shaped result.
+
+    ``model`` is ``<provider>/<model>`` (``replicate/meta/meta-llama-3-8b-instruct``); ``messages`` are
+    OpenAI chat messages; ``params`` are OpenAI parameters (``max_tokens``, ``temperature``, ``stop``,
+    ...) and provider-specific ones (``top_k``, ``min_tokens``, ``seed``, ...), plus ``format=`` to force
+    a prompt format and ``drop_params=True`` to drop what the model cannot take. With ``stream=True``
+    the await starts the call and returns an async iterator of ``ChatChunk``.
+    """
+    return await get_router().acompletion(
+        model,
+        messages,
+        api_key=api_key,
+        api_base=api_base,
+        stream=stream,
+        timeout=timeout,
+        **params,
+    )
+
+
+def completion(
+    model: str,
+    messages: Iterable[Any],
+    *,
+    stream: bool = False,
+    **kwargs: Any,
+) -> ChatResponse | SyncStream:
+    """The blocking ``acompletion``; with ``stream=True`` a plain iterator of ``ChatChunk``.
+
+    Works inside a running event loop too (a Jupyter cell): the call then runs on a loop of its own
+    in a worker thread.
+    """
+    router = get_router()
+    if stream:
+        return SyncStream(lambda: router.acompletion(model, messages, stream=True, **kwargs))
+    coro = router.acompletion(model, messages, stream=False, **kwargs)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        result = asyncio.run(coro)
+    else:
+        runner = LoopThread()
+        try:
+            result = runner.run(coro)
+        finally:
+            runner.close()
+    assert isinstance(result, ChatResponse)
+    return result
+
+
+def register_prompt_template(
+    model: str,
+    roles: Mapping[str, Mapping[str, str]] | None = None,
+    initial_prompt_value: str = "",
+    final_prompt_value: str = "",
+    bos_token: str = "",
+    eos_token: str = "",
+) -> None:
+    """Use a custom prompt template for ``model`` (the seed's format); it beats every built-in."""
+    get_router().register_prompt_template(
+        model,
+        roles=roles,
+        initial_prompt_value=initial_prompt_value,
+        final_prompt_value=final_prompt_value,
+        bos_token=bos_token,
+        eos_token=eos_token,
+    )

@@ -1,0 +1,111 @@
+"""The ``patchwire`` command. Core commands live here; plugins add theirs through
+``patchwire_register_commands`` (``fake-replicate`` and ``bench`` come from the Replicate plugin)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from patchwire.manager import Plugins, get_plugins
+
+
+def plugins_report(plugins: Plugins) -> dict[str, Any]:
+    """What ``patchwire plugins --json`` prints: plugins, formatters with their models, failures."""
+    hook = plugins.hook
+    providers = [p.name for p in plugins.collect(hook.patchwire_providers())]
+    formatters = [
+        {"name": f.name, "models": list(f.models)}
+        for f in plugins.collect(hook.patchwire_formatters())
+    ]
+    mappers = [
+        {"name": m.name, "order": m.order} for m in plugins.collect(hook.patchwire_param_mappers())
+    ]
+    return {
+        "plugins": [
+            {
+                "name": info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "kind": info.kind,
+                "hooks": list(info.hooks),
+            }
+            for info in plugins.infos()
+        ],
+        "providers": providers,
+        "formatters": formatters,
+        "mappers": sorted(mappers, key=lambda m: m["order"]),
+        "failures": [
+            {"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.error}
+            for f in plugins.failures
+        ],
+    }
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    report = plugins_report(get_plugins())
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    out = sys.stdout.write
+    out("Plugins (lowest precedence first):\n")
+    for p in report["plugins"]:
+        version = f" {p['version']}" if p["version"] else ""
+        out(f"  {p['name']:<24} {p['distribution']}{version} [{p['kind']}]\n")
+        out(f"    hooks: {', '.join(p['hooks']) or '-'}\n")
+    out(f"Providers: {', '.join(report['providers']) or '-'}\n")
+    out("Prompt formatters (first match wins, highest precedence first):\n")
+    for f in report["formatters"]:
+        out(f"  {f['name']:<24} {', '.join(f['models']) or '(fallback: models nobody claims)'}\n")
+    out("Parameter mappers (run in this order):\n")
+    for m in report["mappers"]:
+        out(f"  {m['order']:>5}  {m['name']}\n")
+    if report["failures"]:
+        out("Failed to load:\n")
+        for f in report["failures"]:
+            out(f"  {f['name']} from {f['distribution']} {f['version']}: {f['error']}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patchwire", description="Call hosted language models through one OpenAI-shaped API."
+    )
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("plugins", help="list loaded plugins, formatters, mappers and load failures")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_plugins)
+    try:
+        from patchwire.proxy.cli import add_serve_command
+    except ImportError:  # the proxy is part of the core; this only guards a partial install
+        pass
+    else:
+        add_serve_command(sub)
+    get_plugins().hook.patchwire_register_commands(subparsers=sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

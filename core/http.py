@@ -1,0 +1,79 @@
+"""One aiohttp ClientSession per event loop, closed before its loop ends.
+
+Scripts call ``asyncio.run(acompletion(...))`` again and again, each on a new loop, and a session may
+only be used on the loop that made it. Each loop gets its own session, and a small async generator
+started on that loop closes it: ``asyncio.run`` (and every runner that calls ``shutdown_asyncgens``)
+finalises the generator before closing the loop, so no "Unclosed client session" warning is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, Callable
+
+import aiohttp
+import orjson
+
+
+async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+def _start(gen: AsyncGenerator[None, None]) -> None:
+    # Run the generator to its first ``yield`` without awaiting: that registers it with the running
+    # loop's shutdown_asyncgens(), and nothing before the yield suspends.
+    step = gen.__anext__()
+    try:
+        step.send(None)
+    except StopIteration:
+        pass
+
+
+class SessionPool:
+    """Hands out the running loop's session, making it (and its closer) on first use."""
+
+    def __init__(self, factory: Callable[[], aiohttp.ClientSession]) -> None:
+        self._factory = factory
+        self._sessions: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(loop)
+        if entry is not None and not entry[0].closed:
+            return entry[0]
+        session = self._factory()
+        closer = _close_at_loop_end(session)
+        _start(closer)
+        self._sessions[loop] = (session, closer)
+        return session
+
+    async def close(self) -> None:
+        """Close the running loop's session now (``Router.aclose``)."""
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.pop(loop, None)
+        if entry is not None:
+            session, closer = entry
+            await closer.aclose()
+            await session.close()
+
+
+def default_connector(limit: int) -> aiohttp.TCPConnector:
+    """A connector sized on purpose (aiohttp's default of 100 would cap concurrency silently)."""
+    return aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300)
+
+
+def make_session(limit: int) -> aiohttp.ClientSession:
+    # No total timeout: aiohttp's default total=300 would kill long streams. Providers set
+    # sock_connect/sock_read per request and the caller's deadline bounds the call.
+    return aiohttp.ClientSession(
+        connector=default_connector(limit),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None),
+        json_serialize=lambda obj: orjson.dumps(obj).decode(),
+        raise_for_status=False,
+    )

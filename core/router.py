@@ -1,0 +1,397 @@
+"""The router: model string -> pipeline -> provider, and the resources every call shares.
+
+A ``Router`` owns one aiohttp session per event loop, the connection limit, an optional concurrency limit
+and rate gate, the model aliases (``routes``) and the cache of resolved pipelines and input schemas.
+``patchwire.acompletion`` uses a default router; build your own for separate limits or aliases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import attrs
+from patchwire.codec import structure_messages
+from patchwire.errors import (
+    BadRequestError,
+    NotFoundError,
+    PatchwireError,
+    ServiceUnavailableError,
+    Timeout,
+)
+from patchwire.hookspecs import hookimpl
+from patchwire.http import SessionPool, make_session
+from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
+from patchwire.manager import Plugins, get_plugins
+from patchwire.params import check_params
+from patchwire.pipeline import (
+    BoundFormatter,
+    Pipeline,
+    build_pipeline,
+    providers_by_name,
+    template_formatter,
+)
+from patchwire.ratelimit import RateGate
+from patchwire.stream import Stream
+from patchwire.types import (
+    ChatRequest,
+    ChatResponse,
+    InputSchema,
+    ModelRef,
+    ModelRoute,
+    PromptTemplate,
+    RoleTemplate,
+)
+
+log = logging.getLogger("patchwire")
+
+DEFAULT_TIMEOUT = 600.0
+#: How long a provider may overrun the deadline (to cancel upstream) before the router cuts it off.
+DEADLINE_GRACE = 10.0
+#: How long "no schema could be had" is remembered before asking again.
+SCHEMA_MISS_TTL = 60.0
+
+
+class Router:
+    """Routes calls to providers through their plugin pipelines.
+
+    ``routes`` maps public model names (aliases) to one or more ``ModelRoute``; several routes under one
+    name share the load in turn. ``max_connections`` sizes the connection pool, ``max_concurrency``
+    caps calls in flight (callers wait for a slot), ``rate_gate`` adds client-side rate limits.
+    """
+
+    def __init__(
+        self,
+        *,
+        plugins: Plugins | None = None,
+        routes: Mapping[str, Sequence[ModelRoute]] | None = None,
+        max_connections: int = 1000,
+        max_concurrency: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        rate_gate: RateGate | None = None,
+    ) -> None:
+        self.plugins = plugins if plugins is not None else get_plugins()
+        self.routes: dict[str, tuple[ModelRoute, ...]] = {
+            name: tuple(rs) for name, rs in (routes or {}).items()
+        }
+        for name, rs in self.routes.items():
+            if not rs:
+                raise BadRequestError(f"route {name!r} has no models")
+        self.timeout = timeout
+        self.rate_gate = rate_gate
+        self.max_concurrency = max_concurrency
+        self._turns = {name: itertools.cycle(range(len(rs))) for name, rs in self.routes.items()}
+        self._sessions = SessionPool(lambda: make_session(max_connections))
+        self._limits: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._generation = -1
+        self._pipelines: dict[tuple[Any, ...], Pipeline] = {}
+        self._schemas: dict[tuple[Any, ...], tuple[InputSchema | None, float]] = {}
+        self._schema_tasks: dict[tuple[Any, ...], asyncio.Task[InputSchema | None]] = {}
+
+    # -- public API -------------------------------------------------------------------------------
+
+    async def acompletion(
+        self,
+        model: str,
+        messages: Iterable[Any],
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        format: str | None = None,
+        drop_params: bool = False,
+        **params: Any,
+    ) -> ChatResponse | Stream:
+        """One chat completion; with ``stream=True`` a ``Stream`` of chunks (the await starts it)."""
+        route = self._route(model)
+        request = self._request(
+            model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
+        )
+        pipeline = self._pipeline(request, route)
+        loop = asyncio.get_running_loop()
+        context = ProviderContext(
+            session=self._sessions.get(),
+            api_key=request.api_key,
+            api_base=request.api_base,
+            deadline=loop.time() + request.timeout,
+            gate=self.rate_gate,
+        )
+        limit = self._limit()
+        if limit is not None:
+            await limit.acquire()
+        try:
+            result = await self._run(pipeline, request, context)
+        except BaseException:
+            if limit is not None:
+                limit.release()
+            raise
+        if isinstance(result, ChatResponse):
+            if limit is not None:
+                limit.release()
+            return result
+        return Stream(result, on_close=limit.release if limit is not None else None)
+
+    def register_prompt_template(
+        self,
+        model: str,
+        roles: Mapping[str, Mapping[str, str]] | None = None,
+        initial_prompt_value: str = "",
+        final_prompt_value: str = "",
+        bos_token: str = "",
+        eos_token: str = "",
+    ) -> None:
+        """Use a custom prompt template (the seed's format) for ``model``, above every built-in."""
+        template = make_template(
+            roles, initial_prompt_value, final_prompt_value, bos_token, eos_token
+        )
+        pattern = model
+        prefix, sep, rest = model.partition("/")
+        if sep and prefix in self._provider_names():
+            pattern = rest
+        inner = template_formatter(self.plugins, f"custom:{pattern}", template)
+        bound = BoundFormatter(name=inner.name, models=(pattern,), inner=inner)
+        self.plugins.register(_FormatterPlugin(bound), name=f"prompt-template:{pattern}")
+
+    async def aclose(self) -> None:
+        """Close this loop's HTTP session now (it is also closed when the loop ends)."""
+        await self._sessions.close()
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- resolution ----------------------------------------------------------------------------
+
+    def _provider_names(self) -> set[str]:
+        return set(providers_by_name(self.plugins))
+
+    def _route(self, model: Any) -> ModelRoute | None:
+        if isinstance(model, str):
+            routes = self.routes.get(model)
+            if routes is not None:
+                return routes[next(self._turns[model])] if len(routes) > 1 else routes[0]
+            if self.routes and "/" not in model:
+                names = ", ".join(sorted(self.routes))
+                raise NotFoundError(
+                    f"model {model!r} is not configured; available models: {names}", param="model"
+                )
+        return None
+
+    def _request(
+        self,
+        model: str,
+        route: ModelRoute | None,
+        messages: Iterable[Any],
+        api_key: str | None,
+        api_base: str | None,
+        stream: Any,
+        timeout: Any,
+        format: str | None,
+        drop_params: bool,
+        params: dict[str, Any],
+    ) -> ChatRequest:
+        if not isinstance(stream, bool):
+            raise BadRequestError(f"stream must be true or false, not {stream!r}", param="stream")
+        if route is not None:
+            params = {**route.params, **params}
+            model_string = route.model
+            api_key = api_key or route.api_key
+            api_base = api_base or route.api_base
+            format = format or route.format
+            timeout = timeout if timeout is not None else route.timeout
+        else:
+            model_string = model
+        if timeout is None:
+            timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise BadRequestError(
+                f"timeout must be a positive number of seconds, not {timeout!r}", param="timeout"
+            )
+        if format is not None and not isinstance(format, str):
+            raise BadRequestError(f"format must be a string, not {format!r}", param="format")
+        return ChatRequest(
+            model=model_string,
+            ref=_UNRESOLVED,
+            messages=structure_messages(messages),
+            params=check_params(params, drop_params=drop_params),
+            stream=stream,
+            timeout=float(timeout),
+            api_key=api_key,
+            api_base=api_base,
+            format=format,
+            drop_params=drop_params,
+        )
+
+    def _pipeline(self, request: ChatRequest, route: ModelRoute | None) -> Pipeline:
+        if self.plugins.generation != self._generation:
+            self._pipelines.clear()
+            self._generation = self.plugins.generation
+        template = route.template if route is not None else None
+        key = (request.model, request.format, id(route) if template is not None else None)
+        pipeline = self._pipelines.get(key)
+        if pipeline is None:
+            pipeline = build_pipeline(
+                self.plugins, request.model, requested_format=request.format, template=template
+            )
+            self._pipelines[key] = pipeline
+        return pipeline
+
+    async def _schema(self, pipeline: Pipeline, context: ProviderContext) -> InputSchema | None:
+        key = (pipeline.provider.name, pipeline.ref, context.api_base)
+        cached = self._schemas.get(key)
+        if cached is not None:
+            schema, expires = cached
+            if schema is not None or time.monotonic() < expires:
+                return schema
+        # Many first calls at once share one fetch.
+        loop = asyncio.get_running_loop()
+        task_key = (*key, id(loop))
+        task = self._schema_tasks.get(task_key)
+        if task is None:
+            task = loop.create_task(pipeline.provider.input_schema(pipeline.ref, context))
+            self._schema_tasks[task_key] = task
+            task.add_done_callback(lambda _t: self._schema_tasks.pop(task_key, None))
+        schema = await asyncio.shield(task)
+        self._schemas[key] = (schema, time.monotonic() + SCHEMA_MISS_TTL)
+        return schema
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def _run(
+        self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext
+    ) -> CallResult:
+        provider = pipeline.provider
+        request = _with_ref(request, pipeline)
+        try:
+            async with asyncio.timeout(request.timeout + DEADLINE_GRACE):
+                inputs: dict[str, Any] = {}
+                if pipeline.formatter is not None:
+                    inputs["prompt"] = pipeline.formatter.format(request.messages)
+                schema = await self._schema(pipeline, context)
+                mapping = MapCall(
+                    ref=pipeline.ref,
+                    schema=schema,
+                    params=dict(request.params),
+                    inputs=inputs,
+                    drop_params=request.drop_params,
+                )
+                for mapper in pipeline.mappers:
+                    mapper.map(mapping)
+                inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
+                call = ProviderCall(request=request, inputs=inputs, context=context)
+                invoke = _chain(pipeline, request.stream)
+                return await invoke(call)
+        except PatchwireError:
+            raise
+        except TimeoutError:
+            raise Timeout(
+                f"{request.model} did not finish within timeout={request.timeout:g}s; pass a larger "
+                "timeout= (cold boots can take minutes)"
+            ) from None
+        except aiohttp.ClientError as exc:
+            # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
+            raise ServiceUnavailableError(
+                f"network error talking to {provider.name}: {type(exc).__name__}; "
+                "check api_base and your connection, then retry"
+            ) from None
+
+    def _limit(self) -> asyncio.Semaphore | None:
+        if self.max_concurrency is None:
+            return None
+        loop = asyncio.get_running_loop()
+        sem = self._limits.get(loop)
+        if sem is None:
+            for old in [lp for lp in self._limits if lp.is_closed()]:
+                del self._limits[old]
+            sem = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        return sem
+
+
+def _chain(pipeline: Pipeline, stream: bool) -> Any:
+    provider = pipeline.provider
+
+    async def base(call: ProviderCall) -> CallResult:
+        if stream:
+            return await provider.stream(call)
+        return await provider.complete(call)
+
+    invoke = base
+    for wrapper in reversed(pipeline.wrappers):  # the highest-precedence wrapper ends up outermost
+        invoke = _wrap(wrapper, invoke)
+    return invoke
+
+
+def _wrap(wrapper: Any, call_next: Any) -> Any:
+    async def wrapped(call: ProviderCall) -> CallResult:
+        result: CallResult = await wrapper.wrap(call, call_next)
+        return result
+
+    return wrapped
+
+
+def _with_ref(request: ChatRequest, pipeline: Pipeline) -> ChatRequest:
+    return attrs.evolve(request, ref=pipeline.ref)
+
+
+class _FormatterPlugin:
+    """A run-time plugin that contributes one formatter (a registered custom template)."""
+
+    def __init__(self, formatter: Any) -> None:
+        self.formatter = formatter
+
+    @hookimpl
+    def patchwire_formatters(self) -> list[Any]:
+        return [self.formatter]
+
+
+def make_template(
+    roles: Mapping[str, Mapping[str, str]] | None,
+    initial_prompt_value: str = "",
+    final_prompt_value: str = "",
+    bos_token: str = "",
+    eos_token: str = "",
+) -> PromptTemplate:
+    """A ``PromptTemplate`` from the seed's keyword arguments, checked field by field."""
+    built: dict[str, RoleTemplate] = {}
+    for role, spec in (roles or {}).items():
+        if not isinstance(spec, Mapping):
+            raise BadRequestError(
+                f"roles.{role} must be an object with pre_message/post_message",
+                param=f"roles.{role}",
+            )
+        unknown = set(spec) - {"pre_message", "post_message"}
+        if unknown:
+            raise BadRequestError(
+                f"roles.{role} has unknown keys {sorted(unknown)}; use pre_message and post_message",
+                param=f"roles.{role}",
+            )
+        for key in ("pre_message", "post_message"):
+            if not isinstance(spec.get(key, ""), str):
+                raise BadRequestError(f"roles.{role}.{key} must be a string", param=f"roles.{role}")
+        built[role] = RoleTemplate(spec.get("pre_message", ""), spec.get("post_message", ""))
+    for key, value in (
+        ("initial_prompt_value", initial_prompt_value),
+        ("final_prompt_value", final_prompt_value),
+        ("bos_token", bos_token),
+        ("eos_token", eos_token),
+    ):
+        if not isinstance(value, str):
+            raise BadRequestError(f"{key} must be a string", param=key)
+    return PromptTemplate(
+        roles=built,
+        initial_prompt_value=initial_prompt_value,
+        final_prompt_value=final_prompt_value,
+        bos_token=bos_token,
+        eos_token=eos_token,
+    )
+
+
+_UNRESOLVED = ModelRef(provider="", raw="")

@@ -1,0 +1,253 @@
+"""The data types every part of patchwire speaks: messages, requests, model references, responses.
+
+All are frozen, slotted attrs classes. They know nothing of JSON: ``patchwire.codec`` is the only module
+that knows the OpenAI wire shape. Hot-path objects are built with their constructors, never structured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import attrs
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
+
+
+class _ItemAccess:
+    """Lets ``r["choices"][0]["message"]["content"]`` work beside ``r.choices[0].message.content``.
+
+    OpenAI and LiteLLM users index responses like dicts; both spellings read the same attributes.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        if key in attrs.fields_dict(type(self)):  # type: ignore[arg-type]
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in attrs.fields_dict(type(self))  # type: ignore[arg-type]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> Iterator[str]:
+        return iter(attrs.fields_dict(type(self)))  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI-shaped dict (the same keys the JSON has)."""
+        from patchwire.codec import unstructure
+
+        result: dict[str, Any] = unstructure(self)
+        return result
+
+    def to_json(self) -> bytes:
+        """OpenAI-shaped JSON bytes."""
+        from patchwire.codec import dumps
+
+        return dumps(self)
+
+
+@attrs.frozen(slots=True)
+class ContentPart(_ItemAccess):
+    """One part of a list-valued ``content``: ``{"type": "text", "text": ...}`` or an image part."""
+
+    type: str
+    text: str | None = None
+    image_url: Mapping[str, Any] | None = None
+
+
+@attrs.frozen(slots=True)
+class Message(_ItemAccess):
+    """A chat message. ``content`` is a string, a tuple of parts, or None (assistant tool calls)."""
+
+    role: str
+    content: str | tuple[ContentPart, ...] | None
+    name: str | None = None
+    tool_calls: tuple[Mapping[str, Any], ...] | None = None
+    tool_call_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The content as one string: text parts joined with no separator."""
+        content = self.content
+        if content is None:
+            return ""
+        if isinstance(content, str):
+            return content
+        return "".join(part.text or "" for part in content if part.type == "text")
+
+
+@attrs.frozen(slots=True)
+class ModelRef:
+    """A parsed model reference: what a provider needs to address one model.
+
+    ``raw`` is the text after the provider prefix, exactly as the caller wrote it.
+    """
+
+    provider: str
+    raw: str
+    owner: str | None = None
+    name: str | None = None
+    version: str | None = None
+    deployment: bool = False
+
+    @property
+    def slug(self) -> str:
+        """``owner/name`` where known (what formatters match against), else ``raw``."""
+        if self.owner and self.name:
+            return f"{self.owner}/{self.name}"
+        return self.raw
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.raw}"
+
+
+@attrs.frozen(slots=True)
+class InputSpec:
+    """One input a model accepts, as its schema describes it (provider-neutral)."""
+
+    name: str
+    type: str | None = None  # "string", "integer", "number", "boolean", ...
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[Any, ...] | None = None
+    description: str | None = None
+
+
+@attrs.frozen(slots=True)
+class InputSchema:
+    """The inputs one model (version) accepts. Mappers use it to pick names and check values."""
+
+    inputs: Mapping[str, InputSpec]
+    required: tuple[str, ...] = ()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.inputs
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.inputs)
+
+
+@attrs.frozen(slots=True)
+class ChatRequest:
+    """One validated call, as the pipeline sees it.
+
+    ``params`` holds every parameter the caller (or the config's defaults) gave besides the messages:
+    OpenAI's (``max_tokens``, ``stop``, ...) and provider-specific ones (``seed``, ``top_k``, ...) alike,
+    untouched; mappers decide what each becomes.
+    """
+
+    model: str
+    ref: ModelRef
+    messages: tuple[Message, ...]
+    params: Mapping[str, Any]
+    stream: bool = False
+    timeout: float = 600.0
+    api_key: str | None = attrs.field(default=None, repr=False)
+    api_base: str | None = None
+    format: str | None = None
+    drop_params: bool = False
+
+
+@attrs.frozen(slots=True)
+class Usage(_ItemAccess):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@attrs.frozen(slots=True)
+class Choice(_ItemAccess):
+    index: int
+    message: Message
+    finish_reason: str | None = "stop"
+    logprobs: Any = None
+
+
+@attrs.frozen(slots=True)
+class ChatResponse(_ItemAccess):
+    """An OpenAI ``chat.completion`` object."""
+
+    id: str
+    created: int
+    model: str
+    choices: tuple[Choice, ...]
+    usage: Usage | None = None
+    object: str = "chat.completion"
+    system_fingerprint: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Delta(_ItemAccess):
+    role: str | None = None
+    content: str | None = None
+
+
+@attrs.frozen(slots=True)
+class ChunkChoice(_ItemAccess):
+    index: int
+    delta: Delta
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+@attrs.frozen(slots=True)
+class ChatChunk(_ItemAccess):
+    """An OpenAI ``chat.completion.chunk`` object."""
+
+    id: str
+    created: int
+    model: str
+    choices: tuple[ChunkChoice, ...]
+    object: str = "chat.completion.chunk"
+    system_fingerprint: str | None = None
+    usage: Usage | None = None
+
+
+@attrs.frozen(slots=True)
+class RoleTemplate:
+    """What a custom prompt template puts before and after one role's messages."""
+
+    pre_message: str = ""
+    post_message: str = ""
+
+
+@attrs.frozen(slots=True)
+class PromptTemplate:
+    """A custom prompt template in the seed's (LiteLLM's) format.
+
+    ``bos_token`` goes at the start and before each system/user turn that follows an assistant turn;
+    ``eos_token`` after each assistant turn.
+    """
+
+    roles: Mapping[str, RoleTemplate]
+    initial_prompt_value: str = ""
+    final_prompt_value: str = ""
+    bos_token: str = ""
+    eos_token: str = ""
+
+
+@attrs.frozen(slots=True)
+class ModelRoute:
+    """Where a public model name (a config alias) sends a call, and the defaults it adds.
+
+    ``params`` apply beneath the call's own arguments; ``formatter`` (or the name in ``format``) forces
+    the prompt format for this route.
+    """
+
+    model: str
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+    api_key: str | None = attrs.field(default=None, repr=False)
+    api_base: str | None = None
+    format: str | None = None
+    template: PromptTemplate | None = None
+    timeout: float | None = None
