@@ -1,0 +1,68 @@
+"""Shared fixtures: a real Replicate simulator on 127.0.0.1, and a fresh router per test."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import attrs
+import pytest
+
+import patchwire
+
+TEST_KEY = "r8_test-key-0123456789abcdef"
+
+
+@attrs.define
+class RunningSimulator:
+    sim: Any  # patchwire.providers.replicate.simulator.ReplicateSimulator
+    url: str
+
+
+StartSimulator = Callable[..., Awaitable[RunningSimulator]]
+
+
+@pytest.fixture
+async def start_simulator() -> AsyncIterator[StartSimulator]:
+    """``await start_simulator(latency=0.01, tokens=8, faults=Faults(...))``: a simulator listening on
+    127.0.0.1 (an OS-chosen port), stopped when the test ends."""
+    from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
+
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(**config: Any) -> RunningSimulator:
+            config.setdefault("latency", 0.0)
+            sim = ReplicateSimulator(SimulatorConfig(**config))
+            url = await stack.enter_async_context(sim.serve(host="127.0.0.1", port=0))
+            return RunningSimulator(sim, url)
+
+        yield start
+
+
+@pytest.fixture
+async def simulator(start_simulator: StartSimulator) -> RunningSimulator:
+    """A fast simulator with default settings."""
+    return await start_simulator()
+
+
+@pytest.fixture
+async def router() -> AsyncIterator[patchwire.Router]:
+    """A fresh router over the installed plugins, closed after the test."""
+    async with patchwire.Router() as r:
+        yield r
+
+
+@pytest.fixture
+def replicate_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Sets REPLICATE_API_KEY for the test (and clears REPLICATE_API_TOKEN)."""
+    monkeypatch.setenv("REPLICATE_API_KEY", TEST_KEY)
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    return TEST_KEY
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's real key must never leak into a test (or a test to the real API).
+    monkeypatch.delenv("REPLICATE_API_KEY", raising=False)
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
