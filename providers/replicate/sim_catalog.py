@@ -18,9 +18,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MISSING: Any = object()
 
 
-def _prop(
-    type_: str, order: int, description: str, default: Any = _MISSING, **extra: Any
-) -> dict[str, Any]:
+def _prop(type_: str, order: int, description: str, default: Any = _MISSING, **extra: Any) -> dict[str, Any]:
     """One Cog-style input property (`title`, `x-order` as Cog writes them)."""
     prop: dict[str, Any] = {"type": type_, "x-order": order, "description": description}
     if default is not _MISSING:
@@ -60,7 +58,10 @@ def llama3_inputs() -> dict[str, dict[str, Any]]:
             "presence_penalty": _prop("number", 9, "Presence penalty", 0),
             "seed": _prop("integer", 10, "Random seed; leave blank to randomize"),
             "prompt_template": _prop(
-                "string", 11, "Template with {prompt} and {system_prompt}", LLAMA3_TEMPLATE,
+                "string",
+                11,
+                "Template with {prompt} and {system_prompt}",
+                LLAMA3_TEMPLATE,
                 minLength=1,
             ),
             "log_performance_metrics": _prop("boolean", 12, "Log performance metrics", False),
@@ -78,11 +79,9 @@ def llama2_inputs() -> dict[str, dict[str, Any]]:
             "system_prompt": _prop(
                 "string", 1, "System prompt prepended to the prompt", "You are a helpful assistant."
             ),
-            "max_new_tokens": _prop("integer", 2, "Maximum number of tokens to generate", 128,
-                                    minimum=1),
+            "max_new_tokens": _prop("integer", 2, "Maximum number of tokens to generate", 128, minimum=1),
             "min_new_tokens": _prop("integer", 3, "Minimum tokens; -1 disables", -1, minimum=-1),
-            "temperature": _prop("number", 4, "Sampling temperature", 0.75, minimum=0.01,
-                                 maximum=5),
+            "temperature": _prop("number", 4, "Sampling temperature", 0.75, minimum=0.01, maximum=5),
             "top_p": _prop("number", 5, "Nucleus sampling", 0.9, minimum=0, maximum=1),
             "top_k": _prop("integer", 6, "Top-k sampling", 50, minimum=0),
             "stop_sequences": _prop("string", 7, "Comma-separated stop sequences, e.g. '<end>,<stop>'"),
@@ -98,8 +97,7 @@ def mistral_inputs() -> dict[str, dict[str, Any]]:
     return _titled(
         {
             "prompt": _prop("string", 0, "Prompt"),
-            "max_new_tokens": _prop("integer", 1, "Maximum number of tokens to generate", 512,
-                                    minimum=1),
+            "max_new_tokens": _prop("integer", 1, "Maximum number of tokens to generate", 512, minimum=1),
             "min_new_tokens": _prop("integer", 2, "Minimum tokens; -1 disables", -1, minimum=-1),
             "temperature": _prop("number", 3, "Sampling temperature", 0.6, minimum=0, maximum=5),
             "top_p": _prop("number", 4, "Nucleus sampling", 0.9, minimum=0, maximum=1),
@@ -131,8 +129,7 @@ def t5_inputs() -> dict[str, dict[str, Any]]:
             "max_length": _prop("integer", 1, "Maximum number of tokens to generate", 50, minimum=1),
             "temperature": _prop("number", 2, "Sampling temperature", 0.75, minimum=0.01, maximum=5),
             "top_p": _prop("number", 3, "Nucleus sampling", 1.0, minimum=0.01, maximum=1),
-            "repetition_penalty": _prop("number", 4, "Repetition penalty", 1.0, minimum=0.01,
-                                        maximum=5),
+            "repetition_penalty": _prop("number", 4, "Repetition penalty", 1.0, minimum=0.01, maximum=5),
             "debug": _prop("boolean", 5, "Provide debugging output in logs", False),
         }
     )
@@ -156,7 +153,8 @@ PRESETS = {
     "vicuna": vicuna_inputs,
 }
 
-# Cog's iterator-of-strings Output: the marker the Python client keys on (run._has_output_iterator_array_type).
+# Cog's iterator-of-strings Output, the marker the Python client keys on
+# (run._has_output_iterator_array_type).
 LLM_OUTPUT_SCHEMA = {
     "type": "array",
     "items": {"type": "string"},
@@ -386,47 +384,99 @@ def builtin_models() -> list[ModelSpec]:
     """The catalogue of replicate-api.md §8 (plus the seed's models)."""
     mistral_v01_template = "<s>[INST] {prompt} [/INST]"
     return [
-        ModelSpec(owner="meta", name="meta-llama-3-8b-instruct", inputs="llama3", official=True,
-                  hidden_version="dp-a557b7387b4940df25b23f779dc534c4", family="llama3",
-                  cog_version="0.9.9"),
-        ModelSpec(owner="meta", name="meta-llama-3-70b-instruct", inputs="llama3", official=True,
-                  hidden_version=synthetic_id("meta/meta-llama-3-70b-instruct", hidden=True),
-                  family="llama3", cog_version="0.9.9"),
-        ModelSpec(owner="meta", name="llama-2-70b-chat", inputs="llama2", official=True,
-                  versions=LLAMA2_70B_VERSIONS, family="llama2"),
-        ModelSpec(owner="a16z-infra", name="llama-2-13b-chat", inputs="llama2", family="llama2",
-                  versions=("2a7f981751ec7fdf87b5b91ad4db53683a98082e9ff7bfd12c8cd5ea85980a52",)),
-        ModelSpec(owner="replicate", name="vicuna-13b", inputs="vicuna",
-                  versions=("6282abe6a492de4145d7bb601023762212f9ddbbe78278bd6771c8b3b2f2a13b",)),
-        ModelSpec(owner="daanelson", name="flan-t5-large", inputs="t5",
-                  versions=("ce962b3f6792a57074a601d3979db5839697add2e4e02696b3ced4c022d4767f",)),
-        ModelSpec(owner="replicate", name="flan-t5-xl", inputs="t5",
-                  versions=("7a216605843d87f5426a10d2cc6940485a232336ed04d655ef86b91e020e9210",)),
-        ModelSpec(owner="mistralai", name="mistral-7b-instruct-v0.2", inputs="mistral",
-                  official=True, versions=(MISTRAL_V02_VERSION,), family="mistral"),
-        ModelSpec(owner="mistralai", name="mixtral-8x7b-instruct-v0.1", inputs="mistral",
-                  official=True, family="mistral",
-                  versions=("7b3212fbaf88310cfef07a061ce94224e82efc8403c26fc67e8f6c065de51f21",)),
-        ModelSpec(owner="mistralai", name="Mistral-7B-Instruct-v0.1", family="mistral",
-                  inputs=llama_template_inputs(mistral_v01_template),
-                  versions=("83b6a56e7c828e667f21fd596c338fd4f0039b46bcfa18d973e8e70e455fda70",)),
+        ModelSpec(
+            owner="meta",
+            name="meta-llama-3-8b-instruct",
+            inputs="llama3",
+            official=True,
+            hidden_version="dp-a557b7387b4940df25b23f779dc534c4",
+            family="llama3",
+            cog_version="0.9.9",
+        ),
+        ModelSpec(
+            owner="meta",
+            name="meta-llama-3-70b-instruct",
+            inputs="llama3",
+            official=True,
+            hidden_version=synthetic_id("meta/meta-llama-3-70b-instruct", hidden=True),
+            family="llama3",
+            cog_version="0.9.9",
+        ),
+        ModelSpec(
+            owner="meta",
+            name="llama-2-70b-chat",
+            inputs="llama2",
+            official=True,
+            versions=LLAMA2_70B_VERSIONS,
+            family="llama2",
+        ),
+        ModelSpec(
+            owner="a16z-infra",
+            name="llama-2-13b-chat",
+            inputs="llama2",
+            family="llama2",
+            versions=("2a7f981751ec7fdf87b5b91ad4db53683a98082e9ff7bfd12c8cd5ea85980a52",),
+        ),
+        ModelSpec(
+            owner="replicate",
+            name="vicuna-13b",
+            inputs="vicuna",
+            versions=("6282abe6a492de4145d7bb601023762212f9ddbbe78278bd6771c8b3b2f2a13b",),
+        ),
+        ModelSpec(
+            owner="daanelson",
+            name="flan-t5-large",
+            inputs="t5",
+            versions=("ce962b3f6792a57074a601d3979db5839697add2e4e02696b3ced4c022d4767f",),
+        ),
+        ModelSpec(
+            owner="replicate",
+            name="flan-t5-xl",
+            inputs="t5",
+            versions=("7a216605843d87f5426a10d2cc6940485a232336ed04d655ef86b91e020e9210",),
+        ),
+        ModelSpec(
+            owner="mistralai",
+            name="mistral-7b-instruct-v0.2",
+            inputs="mistral",
+            official=True,
+            versions=(MISTRAL_V02_VERSION,),
+            family="mistral",
+        ),
+        ModelSpec(
+            owner="mistralai",
+            name="mixtral-8x7b-instruct-v0.1",
+            inputs="mistral",
+            official=True,
+            family="mistral",
+            versions=("7b3212fbaf88310cfef07a061ce94224e82efc8403c26fc67e8f6c065de51f21",),
+        ),
+        ModelSpec(
+            owner="mistralai",
+            name="Mistral-7B-Instruct-v0.1",
+            family="mistral",
+            inputs=llama_template_inputs(mistral_v01_template),
+            versions=("83b6a56e7c828e667f21fd596c338fd4f0039b46bcfa18d973e8e70e455fda70",),
+        ),
         # Version id synthetic: no pinned version of this model was recovered.
-        ModelSpec(owner="togethercomputer", name="LLaMA-2-7B-32K",
-                  inputs=llama_template_inputs("{prompt}"),
-                  versions=(synthetic_id("togethercomputer/LLaMA-2-7B-32K"),)),
+        ModelSpec(
+            owner="togethercomputer",
+            name="LLaMA-2-7B-32K",
+            inputs=llama_template_inputs("{prompt}"),
+            versions=(synthetic_id("togethercomputer/LLaMA-2-7B-32K"),),
+        ),
     ]
 
 
 def builtin_deployments() -> list[DeploymentSpec]:
     return [
-        DeploymentSpec(owner="ishaan-jaff", name="ishaan-mistral",
-                       model="mistralai/mistral-7b-instruct-v0.2"),
+        DeploymentSpec(
+            owner="ishaan-jaff", name="ishaan-mistral", model="mistralai/mistral-7b-instruct-v0.2"
+        ),
     ]
 
 
-def build_catalog(
-    models: Iterable[ModelSpec], deployments: Iterable[DeploymentSpec]
-) -> Catalog:
+def build_catalog(models: Iterable[ModelSpec], deployments: Iterable[DeploymentSpec]) -> Catalog:
     catalog = Catalog()
     for spec in models:
         catalog.add_model(spec)

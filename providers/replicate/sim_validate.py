@@ -60,13 +60,9 @@ def _check_property(key: str, prop: Mapping[str, Any], value: Any) -> InvalidFie
         return _field("enum", field, f"{key} must be one of the following: {allowed}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in prop and value < prop["minimum"]:
-            return _field(
-                "number_gte", field, f"Must be greater than or equal to {_fmt(prop['minimum'])}"
-            )
+            return _field("number_gte", field, f"Must be greater than or equal to {_fmt(prop['minimum'])}")
         if "maximum" in prop and value > prop["maximum"]:
-            return _field(
-                "number_lte", field, f"Must be less than or equal to {_fmt(prop['maximum'])}"
-            )
+            return _field("number_lte", field, f"Must be less than or equal to {_fmt(prop['maximum'])}")
     if isinstance(value, str) and len(value) < prop.get("minLength", 0):
         return _field(
             "string_gte", field, f"String length must be greater than or equal to {prop['minLength']}"
@@ -89,9 +85,7 @@ def validate_input(
     return problems
 
 
-def validate_body(
-    body: Any, allowed: Collection[str], required: Sequence[str]
-) -> list[InvalidField]:
+def validate_body(body: Any, allowed: Collection[str], required: Sequence[str]) -> list[InvalidField]:
     """Top-level create body: `additionalProperties: false` and required keys [OAS]."""
     if not isinstance(body, dict):
         return [_field("invalid_type", "", f"Invalid type. Expected: object, given: {json_type(body)}")]
@@ -106,9 +100,7 @@ def validate_body(
         problems.append(_field("invalid_type", "input", f"Invalid type. Expected: object, given: {given}"))
     if "version" in body and "version" in allowed and not isinstance(body["version"], str):
         given = json_type(body["version"])
-        problems.append(
-            _field("invalid_type", "version", f"Invalid type. Expected: string, given: {given}")
-        )
+        problems.append(_field("invalid_type", "version", f"Invalid type. Expected: string, given: {given}"))
     return problems
 
 
