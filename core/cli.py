@@ -18,12 +18,9 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
     hook = plugins.hook
     providers = [p.name for p in plugins.collect(hook.patchwire_providers())]
     formatters = [
-        {"name": f.name, "models": list(f.models)}
-        for f in plugins.collect(hook.patchwire_formatters())
+        {"name": f.name, "models": list(f.models)} for f in plugins.collect(hook.patchwire_formatters())
     ]
-    mappers = [
-        {"name": m.name, "order": m.order} for m in plugins.collect(hook.patchwire_param_mappers())
-    ]
+    mappers = [{"name": m.name, "order": m.order} for m in plugins.collect(hook.patchwire_param_mappers())]
     return {
         "plugins": [
             {

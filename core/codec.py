@@ -74,8 +74,7 @@ def structure_message(raw: Any, index: int | None = None) -> Message:
     where = _message_where(index)
     if not isinstance(raw, Mapping):
         raise BadRequestError(
-            f"{where} must be an object like {{'role': 'user', 'content': 'Hi'}}, "
-            f"not {type(raw).__name__}",
+            f"{where} must be an object like {{'role': 'user', 'content': 'Hi'}}, not {type(raw).__name__}",
             param=where,
         )
     role = raw.get("role")
@@ -88,29 +87,21 @@ def structure_message(raw: Any, index: int | None = None) -> Message:
             f"{where}.role is {role!r}; accepted roles are: {', '.join(ROLES)}",
             param=f"{where}.role",
         )
-    content = _structure_content(
-        raw.get("content"), where, role, has_tools=bool(raw.get("tool_calls"))
-    )
+    content = _structure_content(raw.get("content"), where, role, has_tools=bool(raw.get("tool_calls")))
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise BadRequestError(f"{where}.name must be a string", param=f"{where}.name")
     tool_calls = raw.get("tool_calls")
     if tool_calls is not None:
-        if not isinstance(tool_calls, list | tuple) or not all(
-            isinstance(c, Mapping) for c in tool_calls
-        ):
+        if not isinstance(tool_calls, list | tuple) or not all(isinstance(c, Mapping) for c in tool_calls):
             raise BadRequestError(
                 f"{where}.tool_calls must be a list of objects", param=f"{where}.tool_calls"
             )
         tool_calls = tuple(tool_calls)
     tool_call_id = raw.get("tool_call_id")
     if tool_call_id is not None and not isinstance(tool_call_id, str):
-        raise BadRequestError(
-            f"{where}.tool_call_id must be a string", param=f"{where}.tool_call_id"
-        )
-    return Message(
-        role=role, content=content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id
-    )
+        raise BadRequestError(f"{where}.tool_call_id must be a string", param=f"{where}.tool_call_id")
+    return Message(role=role, content=content, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
 
 
 def _structure_content(
@@ -122,14 +113,11 @@ def _structure_content(
         if role == "assistant" and has_tools:
             return None
         raise BadRequestError(
-            f"{where}.content is missing; give a string or a list of "
-            "{'type': 'text', 'text': ...} parts",
+            f"{where}.content is missing; give a string or a list of {{'type': 'text', 'text': ...}} parts",
             param=f"{where}.content",
         )
     if isinstance(content, list | tuple):
-        return tuple(
-            _structure_part(part, f"{where}.content[{i}]") for i, part in enumerate(content)
-        )
+        return tuple(_structure_part(part, f"{where}.content[{i}]") for i, part in enumerate(content))
     raise BadRequestError(
         f"{where}.content must be a string or a list of {{'type': 'text', 'text': ...}} parts, "
         f"not {type(content).__name__}",

@@ -9,17 +9,19 @@ finalises the generator before closing the loop, so no "Unclosed client session"
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncGenerator, Callable
 
 import aiohttp
 import orjson
 
 
-async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+async def _close_at_loop_end(
+    session: aiohttp.ClientSession, forget: Callable[[], None]
+) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
+        forget()
         await session.close()
 
 
@@ -38,9 +40,9 @@ class SessionPool:
 
     def __init__(self, factory: Callable[[], aiohttp.ClientSession]) -> None:
         self._factory = factory
-        self._sessions: weakref.WeakKeyDictionary[
+        self._sessions: dict[
             asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncGenerator[None, None]]
-        ] = weakref.WeakKeyDictionary()
+        ] = {}
 
     def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -48,7 +50,8 @@ class SessionPool:
         if entry is not None and not entry[0].closed:
             return entry[0]
         session = self._factory()
-        closer = _close_at_loop_end(session)
+        # The session holds its loop, so a weak key alone would never die: drop the entry at loop end.
+        closer = _close_at_loop_end(session, lambda: self._sessions.pop(loop, None))
         _start(closer)
         self._sessions[loop] = (session, closer)
         return session

@@ -16,16 +16,10 @@ from patchwire.errors import BadRequestError
 
 def _number(lo: float | None = None, hi: float | None = None) -> Callable[[str, Any], None]:
     def check(name: str, value: Any) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise BadRequestError(f"{name} must be a number, not {value!r}", param=name)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise BadRequestError(
-                f"{name} must be between {lo} and {hi}, not {value!r}", param=name
-            )
+            raise BadRequestError(f"{name} must be between {lo} and {hi}, not {value!r}", param=name)
 
     return check
 
@@ -45,9 +39,7 @@ def _stop(name: str, value: Any) -> None:
         return
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return
-    raise BadRequestError(
-        f"{name} must be a string or a list of strings, not {value!r}", param=name
-    )
+    raise BadRequestError(f"{name} must be a string or a list of strings, not {value!r}", param=name)
 
 
 def _one_choice(name: str, value: Any) -> None:

@@ -101,9 +101,7 @@ def build_pipeline(
                 )
     # Collected highest precedence first; ties in `order` must run built-ins first (the later
     # mapper wins), so reverse before the stable sort.
-    mappers = sorted(
-        reversed(plugins.collect(hook.patchwire_param_mappers())), key=lambda m: m.order
-    )
+    mappers = sorted(reversed(plugins.collect(hook.patchwire_param_mappers())), key=lambda m: m.order)
     wrappers = tuple(plugins.collect(hook.patchwire_call_wrappers()))
     log.debug(
         "patchwire: pipeline for %s: provider=%s formatter=%s mappers=%s wrappers=%s",

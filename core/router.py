@@ -147,9 +147,7 @@ class Router:
         eos_token: str = "",
     ) -> None:
         """Use a custom prompt template (the seed's format) for ``model``, above every built-in."""
-        template = make_template(
-            roles, initial_prompt_value, final_prompt_value, bos_token, eos_token
-        )
+        template = make_template(roles, initial_prompt_value, final_prompt_value, bos_token, eos_token)
         pattern = model
         prefix, sep, rest = model.partition("/")
         if sep and prefix in self._provider_names():
@@ -265,9 +263,7 @@ class Router:
 
     # -- running -------------------------------------------------------------------------------
 
-    async def _run(
-        self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext
-    ) -> CallResult:
+    async def _run(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
         provider = pipeline.provider
         request = _with_ref(request, pipeline)
         try:

@@ -21,9 +21,7 @@ T = TypeVar("T")
 class Stream:
     """An async iterator of ``ChatChunk``; also an async context manager."""
 
-    def __init__(
-        self, inner: AsyncIterator[ChatChunk], on_close: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, inner: AsyncIterator[ChatChunk], on_close: Callable[[], None] | None = None) -> None:
         self._inner = inner
         self._on_close = on_close
         self._closed = False
@@ -48,9 +46,7 @@ class Stream:
         except aiohttp.ClientError as exc:
             await self.aclose()
             # aiohttp's errors carry request headers (the key): never pass one on.
-            raise ServiceUnavailableError(
-                f"network error while streaming: {type(exc).__name__}"
-            ) from None
+            raise ServiceUnavailableError(f"network error while streaming: {type(exc).__name__}") from None
         except BaseException:
             await self.aclose()
             raise

@@ -1,0 +1,401 @@
+"""The proxy's YAML config: ``model_list`` entries become ``ModelRoute``s, settings become limits.
+
+The format is LiteLLM's, so an existing LiteLLM config runs unchanged::
+
+    model_list:
+      - model_name: llama-3                # the public alias clients ask for
+        litellm_params:                    # or ``params``
+          model: replicate/meta/meta-llama-3-8b-instruct
+          api_key: os.environ/REPLICATE_API_KEY
+          max_tokens: 20                   # any other key is a default model parameter
+    general_settings:
+      master_key: os.environ/PROXY_KEY
+    keys: [os.environ/TEAM_KEY]            # more allowed keys (patchwire)
+
+Strictness: a key patchwire does not know is an error (with "did you mean" when it is a near miss), so
+a typo never silently changes behaviour — except keys LiteLLM defines that patchwire does not implement
+(``model_info``, ``rpm``, ``litellm_settings.callbacks``, ...), which are ignored with a warning. Inside
+``litellm_params`` every key that is not one of patchwire's own is a default model parameter, passed to
+the model like a request's; near misses of patchwire's own keys are errors, because a mistyped
+``api_key`` would otherwise be sent to the model as an input.
+
+Every error names the file, the entry and the field, and is raised before the proxy listens.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+from patchwire.errors import BadRequestError, ConfigError
+from patchwire.manager import Plugins
+from patchwire.params import check_params
+from patchwire.pipeline import build_pipeline
+from patchwire.router import DEFAULT_TIMEOUT, make_template
+from patchwire.types import ModelRoute
+
+log = logging.getLogger("patchwire.proxy")
+
+ENV_PREFIX = "os.environ/"
+DEFAULT_MAX_REQUEST_MB = 4.0
+
+#: Keys of a model entry's params that patchwire itself reads (everything else is a model parameter).
+TEMPLATE_KEYS = ("roles", "initial_prompt_value", "final_prompt_value", "bos_token", "eos_token")
+ROUTE_KEYS = ("model", "api_key", "api_base", "timeout", "prompt_format", "drop_params", *TEMPLATE_KEYS)
+#: Route keys whose value may be ``os.environ/NAME`` (no other value may read the environment: a
+#: secret must never become a model input).
+ENV_KEYS = ("api_key", "api_base")
+
+#: LiteLLM keys patchwire does not implement: ignored with a warning instead of refused.
+LITELLM_TOP = {
+    "environment_variables",
+    "callback_settings",
+    "guardrails",
+    "credential_list",
+    "files_settings",
+    "assistant_settings",
+    "finetune_settings",
+    "include",
+}
+LITELLM_ENTRY = {"model_info", "tpm", "rpm"}
+LITELLM_ROUTE = {
+    "rpm",
+    "tpm",
+    "max_retries",
+    "num_retries",
+    "stream_timeout",
+    "custom_llm_provider",
+    "api_version",
+    "organization",
+    "region_name",
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "input_cost_per_second",
+    "output_cost_per_second",
+    "max_budget",
+    "budget_duration",
+}
+#: In LiteLLM's settings sections every key we do not read is LiteLLM's own: warn, don't refuse.
+GENERAL_KEYS = ("master_key", "max_request_size_mb")
+ROUTER_KEYS = ("max_connections", "max_concurrency", "timeout", "rpm", "max_in_flight")
+LITELLM_SETTINGS_KEYS = ("drop_params", "request_timeout")
+TOP_KEYS = ("model_list", "general_settings", "router_settings", "litellm_settings", "keys")
+
+
+@attrs.frozen
+class ProxyConfig:
+    """Everything the proxy needs from its config file, checked and with the environment read."""
+
+    source: str
+    routes: Mapping[str, tuple[ModelRoute, ...]]
+    keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    #: Aliases whose calls drop parameters the model cannot take (``drop_params: true``).
+    drop_params: frozenset[str] = frozenset()
+    max_request_size: int = int(DEFAULT_MAX_REQUEST_MB * 1024 * 1024)
+    max_connections: int = 1000
+    max_concurrency: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    rpm: float | None = None
+    max_in_flight: int | None = None
+    #: Where each route came from, for start-up errors: (alias, index in its list) -> "model_list[3]".
+    origins: Mapping[tuple[str, int], str] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def aliases(self) -> list[str]:
+        return sorted(self.routes)
+
+    def max_timeout(self, alias: str) -> float:
+        """The longest deadline any route of ``alias`` allows (a request may only shorten it)."""
+        return max(r.timeout if r.timeout is not None else self.timeout for r in self.routes[alias])
+
+
+class _Where:
+    """Builds error messages that name the file, the entry and the field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, entry: str | None, field: str | None, problem: str) -> ConfigError:
+        parts = [self.source]
+        if entry:
+            parts.append(entry)
+        if field:
+            parts.append(f"field {field!r}")
+        return ConfigError(f"{': '.join(parts)}: {problem}", param=field)
+
+    def warn(self, entry: str | None, field: str, why: str) -> None:
+        where = f"{self.source}: {entry + ': ' if entry else ''}field {field!r}"
+        log.warning("%s is ignored (%s)", where, why)
+
+
+def load_config(path: str | os.PathLike[str]) -> ProxyConfig:
+    """Read and check a config file; any mistake raises ``ConfigError`` naming file, entry and field."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found; pass --config with its path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read the config file: {exc}") from None
+    return parse_config_text(text, source=source)
+
+
+def parse_config_text(text: str, *, source: str = "<config>") -> ProxyConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"{source}: {at}invalid YAML: {problem}") from None
+    return parse_config(data, source=source)
+
+
+def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
+    """A config from already-parsed YAML/JSON data (a mapping)."""
+    where = _Where(source)
+    if not isinstance(data, Mapping):
+        raise where.error(None, None, "the config must be a mapping with a 'model_list' key")
+    _check_keys(where, None, data, TOP_KEYS, ignored=LITELLM_TOP)
+
+    routes, origins, drop = _model_list(where, data.get("model_list"))
+
+    general = _section(where, data, "general_settings")
+    _check_keys(where, "general_settings", general, GENERAL_KEYS, ignored=None)
+    keys: list[str] = []
+    if general.get("master_key") is not None:
+        keys.append(_secret(where, "general_settings", "master_key", general["master_key"]))
+    raw_keys = data.get("keys")
+    if raw_keys is not None:
+        if not isinstance(raw_keys, list):
+            raise where.error(None, "keys", "must be a list of API keys (strings)")
+        for i, key in enumerate(raw_keys):
+            keys.append(_secret(where, None, f"keys[{i}]", key))
+    size_mb = _number(where, "general_settings", "max_request_size_mb", general.get("max_request_size_mb"))
+
+    router = _section(where, data, "router_settings")
+    _check_keys(where, "router_settings", router, ROUTER_KEYS, ignored=None)
+    settings = _section(where, data, "litellm_settings")
+    _check_keys(where, "litellm_settings", settings, LITELLM_SETTINGS_KEYS, ignored=None)
+    global_drop = _bool(where, "litellm_settings", "drop_params", settings.get("drop_params"))
+    timeout = _number(where, "router_settings", "timeout", router.get("timeout"))
+    if timeout is None:
+        timeout = _number(where, "litellm_settings", "request_timeout", settings.get("request_timeout"))
+
+    return ProxyConfig(
+        source=source,
+        routes=routes,
+        keys=tuple(keys),
+        drop_params=frozenset(routes) if global_drop else frozenset(drop),
+        max_request_size=int((size_mb or DEFAULT_MAX_REQUEST_MB) * 1024 * 1024),
+        max_connections=_integer(where, "router_settings", "max_connections", router.get("max_connections"))
+        or 1000,
+        max_concurrency=_integer(where, "router_settings", "max_concurrency", router.get("max_concurrency")),
+        timeout=timeout or DEFAULT_TIMEOUT,
+        rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
+        max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        origins=origins,
+    )
+
+
+def _model_list(
+    where: _Where, raw: Any
+) -> tuple[dict[str, tuple[ModelRoute, ...]], dict[tuple[str, int], str], set[str]]:
+    if raw is None:
+        raise where.error(None, "model_list", "missing; list the models the proxy serves")
+    if not isinstance(raw, list) or not raw:
+        raise where.error(None, "model_list", "must be a non-empty list of {model_name, litellm_params}")
+    routes: dict[str, list[ModelRoute]] = {}
+    origins: dict[tuple[str, int], str] = {}
+    drop: set[str] = set()
+    for index, entry in enumerate(raw):
+        label = f"model_list[{index}]"
+        if not isinstance(entry, Mapping):
+            raise where.error(label, None, "must be a mapping with model_name and litellm_params")
+        alias = entry.get("model_name")
+        if not isinstance(alias, str) or not alias.strip():
+            raise where.error(label, "model_name", "missing or empty; give the public model name")
+        label = f"{label} ({alias})"
+        _check_keys(where, label, entry, ("model_name", "litellm_params", "params"), ignored=LITELLM_ENTRY)
+        if "params" in entry and "litellm_params" in entry:
+            raise where.error(label, "params", "give either params or litellm_params, not both")
+        key = "params" if "params" in entry else "litellm_params"
+        params = entry.get(key)
+        if not isinstance(params, Mapping):
+            raise where.error(label, key, "missing; it must be a mapping with at least 'model'")
+        route, drop_params = _route(where, label, key, params)
+        rs = routes.setdefault(alias, [])
+        origins[(alias, len(rs))] = label
+        rs.append(route)
+        if drop_params:
+            drop.add(alias)
+    return {alias: tuple(rs) for alias, rs in routes.items()}, origins, drop
+
+
+def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> tuple[ModelRoute, bool]:
+    own: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for name, value in raw.items():
+        field = f"{key}.{name}"
+        if not isinstance(name, str):
+            raise where.error(label, field, "keys must be strings")
+        if name in ROUTE_KEYS:
+            own[name] = value
+            continue
+        if name in LITELLM_ROUTE:
+            where.warn(label, field, "a LiteLLM setting patchwire does not implement")
+            continue
+        near = difflib.get_close_matches(name, ROUTE_KEYS, n=1, cutoff=0.8)
+        if near:
+            raise where.error(label, field, f"unknown key; did you mean {near[0]!r}?")
+        if isinstance(value, str) and value.startswith(ENV_PREFIX):
+            raise where.error(
+                label, field, f"only {' and '.join(ENV_KEYS)} may read the environment (os.environ/...)"
+            )
+        defaults[name] = value
+
+    model = own.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise where.error(
+            label,
+            f"{key}.model",
+            "missing; give the provider model, e.g. replicate/meta/meta-llama-3-8b-instruct",
+        )
+    api_key = own.get("api_key")
+    api_key = None if api_key is None else _secret(where, label, f"{key}.api_key", api_key)
+    api_base = own.get("api_base")
+    if api_base is not None:
+        api_base = _env_string(where, label, f"{key}.api_base", api_base)
+    timeout = _number(where, label, f"{key}.timeout", own.get("timeout"))
+    prompt_format = own.get("prompt_format")
+    if prompt_format is not None and not isinstance(prompt_format, str):
+        raise where.error(label, f"{key}.prompt_format", "must be a format name such as 'llama3'")
+    drop_params = bool(_bool(where, label, f"{key}.drop_params", own.get("drop_params")))
+
+    template = None
+    if any(k in own for k in TEMPLATE_KEYS):
+        try:
+            template = make_template(
+                own.get("roles"),
+                own.get("initial_prompt_value", ""),
+                own.get("final_prompt_value", ""),
+                own.get("bos_token", ""),
+                own.get("eos_token", ""),
+            )
+        except BadRequestError as exc:
+            raise where.error(label, f"{key}.{exc.param or 'roles'}", exc.message) from None
+    try:
+        params = check_params(defaults, drop_params=drop_params)
+    except BadRequestError as exc:
+        raise where.error(label, f"{key}.{exc.param}", exc.message) from None
+    route = ModelRoute(
+        model=model.strip(),
+        params=params,
+        api_key=api_key,
+        api_base=api_base,
+        format=prompt_format,
+        template=template,
+        timeout=timeout,
+    )
+    return route, drop_params
+
+
+def check_models(config: ProxyConfig, plugins: Plugins) -> None:
+    """Resolve every route's model now, so a wrong model string or a missing plugin stops the start."""
+    for alias, routes in config.routes.items():
+        for i, route in enumerate(routes):
+            try:
+                build_pipeline(plugins, route.model, requested_format=route.format, template=route.template)
+            except BadRequestError as exc:
+                label = config.origins.get((alias, i), f"model {alias!r}")
+                field = "prompt_format" if exc.param == "format" else exc.param or "model"
+                raise _Where(config.source).error(label, field, exc.message) from None
+
+
+# -- small checked readers ---------------------------------------------------------------------
+
+
+def _check_keys(
+    where: _Where,
+    entry: str | None,
+    data: Mapping[Any, Any],
+    known: Sequence[str],
+    *,
+    ignored: set[str] | None,
+) -> None:
+    """Refuse unknown keys; ``ignored=None`` means "a LiteLLM section: warn about the rest"."""
+    for name in data:
+        if name in known:
+            continue
+        field = str(name)
+        near = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
+        if near:
+            raise where.error(entry, field, f"unknown key; did you mean {near[0]!r}?")
+        if ignored is None or name in ignored:
+            where.warn(entry, field, "a LiteLLM setting patchwire does not implement")
+            continue
+        raise where.error(entry, field, f"unknown key; known keys here: {', '.join(known)}")
+
+
+def _section(where: _Where, data: Mapping[str, Any], name: str) -> Mapping[Any, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise where.error(None, name, "must be a mapping")
+    return value
+
+
+def _env_string(where: _Where, entry: str | None, field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(entry, field, "must be a non-empty string (or os.environ/NAME)")
+    if not value.startswith(ENV_PREFIX):
+        return value
+    name = value[len(ENV_PREFIX) :].strip()
+    if not name:
+        raise where.error(
+            entry, field, "os.environ/ needs a variable name, e.g. os.environ/REPLICATE_API_KEY"
+        )
+    found = os.environ.get(name)
+    if not found:
+        raise where.error(
+            entry, field, f"environment variable {name} is not set (or empty); export it before starting"
+        )
+    return found
+
+
+def _secret(where: _Where, entry: str | None, field: str, value: Any) -> str:
+    # Never echo a key's value in an error: it may be a real secret typed into the file.
+    if not isinstance(value, str):
+        raise where.error(entry, field, "must be a string (or os.environ/NAME)")
+    return _env_string(where, entry, field, value)
+
+
+def _number(where: _Where, entry: str | None, field: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise where.error(entry, field, f"must be a positive number, not {value!r}")
+    return float(value)
+
+
+def _integer(where: _Where, entry: str | None, field: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise where.error(entry, field, f"must be a positive integer, not {value!r}")
+    return value
+
+
+def _bool(where: _Where, entry: str | None, field: str, value: Any) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise where.error(entry, field, f"must be true or false, not {value!r}")
+    return value

@@ -1,0 +1,183 @@
+"""The endpoints: chat completions (JSON or server-sent events), models, health and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+from patchwire.codec import chunk_json, dumps
+from patchwire.errors import BadRequestError, NotFoundError, PatchwireError
+from patchwire.proxy.errors import patchwire_error_dict
+from patchwire.proxy.state import STATE, ProxyState
+from patchwire.stream import Stream
+from patchwire.types import ChatResponse
+
+log = logging.getLogger("patchwire.proxy")
+
+#: Request fields that would let a client redirect the proxy's upstream call (and its key): refused.
+SERVER_OWNED = ("api_key", "api_base", "base_url")
+#: OpenAI platform features with no meaning for a hosted model: dropped rather than sent as inputs.
+PLATFORM_ONLY = ("store", "metadata", "service_tier")
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # nginx and friends must not buffer the tokens
+}
+DONE = b"data: [DONE]\n\n"
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The request's JSON object; malformed JSON or another type is a ``BadRequestError``."""
+    if not body.strip():
+        raise BadRequestError(
+            'the request body is empty; send a JSON object like {"model": "...", "messages": [...]}'
+        )
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(
+            f"the request body is not valid JSON ({exc}); check for a trailing comma or a missing quote"
+        ) from None
+    if not isinstance(data, dict):
+        raise BadRequestError(
+            f'the request body must be a JSON object like {{"model": "...", "messages": [...]}}, '
+            f"not {type(data).__name__}"
+        )
+    return data
+
+
+def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+    """(alias, messages, keyword arguments for ``Router.acompletion``) from a request body."""
+    config = state.config
+    model = data.pop("model", None)
+    if not isinstance(model, str) or not model:
+        raise BadRequestError(
+            f"model is missing or not a string; available models: {', '.join(config.routes)}",
+            param="model",
+        )
+    if model not in config.routes:
+        # Only configured aliases: a provider model string here would let clients spend the proxy's
+        # keys on any model.
+        raise NotFoundError(
+            f"model {model!r} is not served by this proxy; available models: {', '.join(config.routes)}",
+            param="model",
+        )
+    if "messages" not in data:
+        raise BadRequestError("messages is missing; give a list of {role, content} objects", param="messages")
+    messages = data.pop("messages")
+    for name in SERVER_OWNED:
+        if name in data:
+            raise BadRequestError(
+                f"{name} cannot be set by a request; the proxy's config sets it for each model", param=name
+            )
+    for name in PLATFORM_ONLY:
+        data.pop(name, None)
+    stream = data.pop("stream", None)
+    data["stream"] = False if stream is None else stream
+    timeout = data.pop("timeout", None)
+    limit = config.max_timeout(model)
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise BadRequestError(
+                f"timeout must be a positive number of seconds, not {timeout!r}", param="timeout"
+            )
+        limit = min(float(timeout), limit)  # a request may shorten its deadline, never lengthen it
+    data["timeout"] = limit
+    drop = data.pop("drop_params", None)
+    if drop is not None and not isinstance(drop, bool):
+        raise BadRequestError(f"drop_params must be true or false, not {drop!r}", param="drop_params")
+    data["drop_params"] = bool(drop) or model in config.drop_params
+    return model, messages, data
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    data = parse_body(await request.read())
+    model, messages, kwargs = _call_arguments(state, data)
+    request["model"] = model
+    result = await state.router.acompletion(model, messages, **kwargs)
+    if isinstance(result, ChatResponse):
+        request["prediction_id"] = result.id
+        return web.Response(body=dumps(result), content_type="application/json")
+    return await _stream(request, result)
+
+
+async def _stream(request: web.Request, stream: Stream) -> web.StreamResponse:
+    """Write each chunk as a server-sent event; the stream is closed (upstream cancelled) however this
+    ends — finished, failed, or the client gone (the task is cancelled or a write finds the socket shut)."""
+    try:
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        try:
+            async for chunk in stream:
+                if "prediction_id" not in request:
+                    request["prediction_id"] = chunk.id
+                await response.write(b"data: " + chunk_json(chunk) + b"\n\n")
+            await response.write(DONE)
+        except PatchwireError as exc:
+            # The status line is gone already: the error is the last event, as OpenAI's API does it.
+            request["stream_error"] = type(exc).__name__
+            await response.write(b"data: " + orjson.dumps({"error": patchwire_error_dict(exc)}) + b"\n\n")
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception:
+            log.exception("unexpected error while streaming %s", request.get("model"))
+            request["stream_error"] = "internal"
+            body = {
+                "error": {
+                    "message": "internal error in the proxy; see its log",
+                    "type": "api_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            await response.write(b"data: " + orjson.dumps(body) + b"\n\n")
+        await response.write_eof()
+        return response
+    finally:
+        await stream.aclose()
+
+
+async def list_models(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    data = [_model_object(state, alias) for alias in state.config.routes]
+    return web.json_response({"object": "list", "data": data}, dumps=_dumps)
+
+
+async def get_model(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    alias = request.match_info["model"]
+    if alias not in state.config.routes:
+        raise NotFoundError(
+            f"model {alias!r} is not served by this proxy; available models: {', '.join(state.config.routes)}",
+            param="model",
+        )
+    return web.json_response(_model_object(state, alias), dumps=_dumps)
+
+
+def _model_object(state: ProxyState, alias: str) -> dict[str, Any]:
+    return {"id": alias, "object": "model", "created": state.created, "owned_by": "patchwire"}
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers. No key needed, nothing about the config revealed."""
+    return web.json_response({"status": "ok"}, dumps=_dumps)
+
+
+async def readiness(request: web.Request) -> web.Response:
+    """Readiness: 200 while serving, 503 once shutdown has begun (load balancers stop sending)."""
+    state = request.app[STATE]
+    if state.draining:
+        return web.json_response({"status": "draining"}, status=503, dumps=_dumps)
+    return web.json_response(
+        {"status": "ready", "models": list(state.config.routes), "in_flight": len(state.in_flight) - 1},
+        dumps=_dumps,
+    )
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
