@@ -153,7 +153,8 @@ async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     if alias not in state.config.routes:
         raise NotFoundError(
-            f"model {alias!r} is not served by this proxy; available models: {', '.join(state.config.routes)}",
+            f"model {alias!r} is not served by this proxy; available models: "
+            f"{', '.join(state.config.routes)}",
             param="model",
         )
     return web.json_response(_model_object(state, alias), dumps=_dumps)
@@ -173,10 +174,7 @@ async def readiness(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.draining:
         return web.json_response({"status": "draining"}, status=503, dumps=_dumps)
-    return web.json_response(
-        {"status": "ready", "models": list(state.config.routes), "in_flight": len(state.in_flight) - 1},
-        dumps=_dumps,
-    )
+    return web.json_response({"status": "ready", "models": list(state.config.routes)}, dumps=_dumps)
 
 
 def _dumps(obj: Any) -> str:

@@ -1,0 +1,204 @@
+"""The proxy as an aiohttp.web application, and the runner that serves it.
+
+``create_app`` builds the application (one ``Router`` for every request); ``serve_app`` runs it on a
+socket with the settings that matter: handler cancellation on (a client that goes away cancels its
+upstream prediction) and a graceful shutdown (finish in-flight requests for ``grace`` seconds, then
+cancel the rest upstream)::
+
+    async with serve_app("config.yaml", host="127.0.0.1", port=0) as url:
+        ...  # an OpenAI client with base_url=f"{url}/v1"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from patchwire.errors import ConfigError, PatchwireError
+from patchwire.manager import Plugins, get_plugins
+from patchwire.proxy import handlers
+from patchwire.proxy.auth import KeyChecker
+from patchwire.proxy.config import ProxyConfig, check_models, load_config
+from patchwire.proxy.errors import from_http, from_patchwire, json_error
+from patchwire.proxy.state import STATE, ProxyState
+from patchwire.ratelimit import RateGate
+from patchwire.router import Router
+
+log = logging.getLogger("patchwire.proxy")
+
+DEFAULT_GRACE = 30.0
+#: After the grace period, how long cancelled requests get to cancel their predictions upstream.
+CANCEL_WAIT = 10.0
+#: Paths anyone may call: liveness only (readiness lists the models, so it needs a key).
+PUBLIC_PATHS = frozenset({"/health"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    config: ProxyConfig, *, plugins: Plugins | None = None, grace: float = DEFAULT_GRACE
+) -> web.Application:
+    """The proxy application for ``config``. ``plugins`` defaults to the installed ones; tests pass
+    their own ``patchwire.Plugins()`` with providers registered at run time."""
+    plugins = plugins if plugins is not None else get_plugins()
+    check_models(config, plugins)
+    gate = None
+    if config.rpm is not None or config.max_in_flight is not None:
+        gate = RateGate(per_minute=config.rpm, in_flight=config.max_in_flight)
+    router = Router(
+        plugins=plugins,
+        routes=config.routes,
+        max_connections=config.max_connections,
+        max_concurrency=config.max_concurrency,
+        timeout=config.timeout,
+        rate_gate=gate,
+    )
+    state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
+    app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])
+    app[STATE] = state
+    for prefix in ("/v1", ""):
+        app.router.add_post(f"{prefix}/chat/completions", handlers.chat_completions)
+        app.router.add_get(f"{prefix}/models", handlers.list_models)
+        app.router.add_get(f"{prefix}/models/{{model}}", handlers.get_model)
+    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/health/liveness", handlers.health)
+    app.router.add_get("/health/readiness", handlers.readiness)
+    app.on_shutdown.append(_drain)
+    app.on_cleanup.append(_close_router)
+    return app
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Auth, errors in the OpenAI shape, one log line per request, and in-flight tracking."""
+    state = request.app[STATE]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task = asyncio.current_task()
+    if task is not None:
+        state.in_flight.add(task)
+    status: int | str = 500
+    try:
+        response = await _answer(state, request, handler)
+        status = response.status
+        return response
+    except (asyncio.CancelledError, ConnectionError):
+        status = "disconnected" if not state.draining else "cancelled (shutdown)"
+        raise
+    finally:
+        if task is not None:
+            state.in_flight.discard(task)
+        # Never the headers or the body: they hold keys and prompts.
+        log.info(
+            "%s %s %s model=%s duration=%.3fs prediction=%s%s",
+            request.method,
+            request.path,
+            status,
+            request.get("model", "-"),
+            loop.time() - started,
+            request.get("prediction_id", "-"),
+            f" stream_error={request['stream_error']}" if "stream_error" in request else "",
+        )
+
+
+async def _answer(state: ProxyState, request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path not in PUBLIC_PATHS and not state.checker.allows(request.headers.get("Authorization")):
+        return json_error(
+            401,
+            "missing or wrong API key; send the proxy's key as 'Authorization: Bearer <key>' "
+            "(OpenAI clients: api_key=...)",
+            code="invalid_api_key",
+        )
+    try:
+        return await handler(request)
+    except PatchwireError as exc:
+        return from_patchwire(exc)
+    except web.HTTPException as exc:
+        return from_http(exc, max_request_size=state.config.max_request_size)
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        # Whatever a client sends, it gets no stack trace: the log has it.
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return json_error(500, "internal error in the proxy; its log has the details")
+
+
+async def _drain(app: web.Application) -> None:
+    """Shutdown: let in-flight requests finish for the grace period, then cancel the rest (which
+    cancels their predictions upstream)."""
+    state = app[STATE]
+    state.draining = True
+    pending = {t for t in state.in_flight if not t.done()}
+    if not pending:
+        return
+    log.info("shutting down: waiting up to %gs for %d request(s) in flight", state.grace, len(pending))
+    _, pending = await asyncio.wait(pending, timeout=state.grace)
+    if pending:
+        log.warning("grace period over: cancelling %d request(s) and their predictions", len(pending))
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=CANCEL_WAIT)
+
+
+async def _close_router(app: web.Application) -> None:
+    state = app[STATE]
+    if state.owns_router:
+        await state.router.aclose()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(config: ProxyConfig, host: str, allow_unauthenticated: bool) -> None:
+    """Refuse to serve without keys beyond this machine unless explicitly allowed."""
+    if config.keys:
+        return
+    if is_loopback(host):
+        log.warning("no API keys configured: anyone on this machine can use the proxy")
+        return
+    if not allow_unauthenticated:
+        raise ConfigError(
+            f"{config.source}: no API key is configured (general_settings.master_key or keys), and "
+            f"host {host} is reachable from other machines; add a key, listen on 127.0.0.1, or pass "
+            "--allow-unauthenticated"
+        )
+    log.warning("no API keys configured and listening on %s: anyone who can reach it can use it", host)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    config: ProxyConfig | str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 4000,
+    plugins: Plugins | None = None,
+    grace: float = DEFAULT_GRACE,
+    allow_unauthenticated: bool = False,
+) -> AsyncIterator[str]:
+    """Serve the proxy on ``host:port`` (``port=0``: any free port) and yield its base URL; leaving the
+    block shuts it down gracefully."""
+    if not isinstance(config, ProxyConfig):
+        config = load_config(config)
+    check_exposure(config, host, allow_unauthenticated)
+    app = create_app(config, plugins=plugins, grace=grace)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=grace)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        yield f"http://{shown}:{bound_port}"
+    finally:
+        await runner.cleanup()
