@@ -16,7 +16,7 @@ import orjson
 
 
 async def _close_at_loop_end(
-    session: aiohttp.ClientSession, forget: Callable[[], None]
+    session: aiohttp.ClientSession, forget: Callable[[], object]
 ) -> AsyncGenerator[None, None]:
     try:
         yield

@@ -99,7 +99,9 @@ class MapCall:
 
     ``params`` are the call's parameters not yet consumed: a mapper pops what it handles. ``inputs`` are
     the model inputs built so far (``prompt`` is already there): a mapper sets or overwrites keys.
-    Whatever is left in ``params`` after the last mapper is passed through unchanged.
+    Whatever is left in ``params`` after the last mapper is passed through unchanged. ``formatter`` is
+    the one that made ``prompt`` (None if the provider takes no prompt): whether the model's own
+    prompt template should still wrap the prompt depends on it.
     """
 
     ref: ModelRef
@@ -107,6 +109,7 @@ class MapCall:
     params: dict[str, Any]
     inputs: dict[str, Any]
     drop_params: bool = False
+    formatter: PromptFormatter | None = None
 
 
 @runtime_checkable

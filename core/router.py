@@ -26,7 +26,14 @@ from patchwire.errors import (
 )
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
+from patchwire.interfaces import (
+    CallNext,
+    CallResult,
+    CallWrapper,
+    MapCall,
+    ProviderCall,
+    ProviderContext,
+)
 from patchwire.manager import Plugins, get_plugins
 from patchwire.params import check_params
 from patchwire.pipeline import (
@@ -278,6 +285,7 @@ class Router:
                     params=dict(request.params),
                     inputs=inputs,
                     drop_params=request.drop_params,
+                    formatter=pipeline.formatter,
                 )
                 for mapper in pipeline.mappers:
                     mapper.map(mapping)
@@ -311,7 +319,7 @@ class Router:
         return sem
 
 
-def _chain(pipeline: Pipeline, stream: bool) -> Any:
+def _chain(pipeline: Pipeline, stream: bool) -> CallNext:
     provider = pipeline.provider
 
     async def base(call: ProviderCall) -> CallResult:
@@ -319,13 +327,13 @@ def _chain(pipeline: Pipeline, stream: bool) -> Any:
             return await provider.stream(call)
         return await provider.complete(call)
 
-    invoke = base
+    invoke: CallNext = base
     for wrapper in reversed(pipeline.wrappers):  # the highest-precedence wrapper ends up outermost
         invoke = _wrap(wrapper, invoke)
     return invoke
 
 
-def _wrap(wrapper: Any, call_next: Any) -> Any:
+def _wrap(wrapper: CallWrapper, call_next: CallNext) -> CallNext:
     async def wrapped(call: ProviderCall) -> CallResult:
         result: CallResult = await wrapper.wrap(call, call_next)
         return result

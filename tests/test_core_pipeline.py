@@ -68,7 +68,7 @@ async def test_a_later_mapper_overwrites_an_input_an_earlier_one_set() -> None:
 
 
 async def test_formatter_precedence_runtime_over_earlier_and_by_pattern() -> None:
-    plugins, provider = fake_plugins(Plugin(formatters=[Formatter("acme", ["acme/*"], "<{role}>{text}")]))
+    plugins, _provider = fake_plugins(Plugin(formatters=[Formatter("acme", ["acme/*"], "<{role}>{text}")]))
     async with patchwire.Router(plugins=plugins) as router:
         claimed = await router.acompletion("fake/acme/chat", MESSAGES)
         unclaimed = await router.acompletion("fake/other/chat", MESSAGES)
@@ -246,7 +246,7 @@ async def test_register_prompt_template_beats_every_formatter_for_that_model() -
         def patchwire_template_formatter(self, name: str, template: patchwire.PromptTemplate) -> Any:
             return Formatter(name, [], template.initial_prompt_value + "{text}")
 
-    plugins, provider = fake_plugins(TemplatePlugin(), Plugin(formatters=[Formatter("acme", ["acme/*"])]))
+    plugins, _provider = fake_plugins(TemplatePlugin(), Plugin(formatters=[Formatter("acme", ["acme/*"])]))
     async with patchwire.Router(plugins=plugins) as router:
         router.register_prompt_template(
             "fake/acme/chat", roles={"user": {"pre_message": "[INST]"}}, initial_prompt_value=">"
@@ -260,5 +260,5 @@ async def test_register_prompt_template_beats_every_formatter_for_that_model() -
 async def test_register_prompt_template_checks_its_fields() -> None:
     plugins, _ = fake_plugins()
     router = patchwire.Router(plugins=plugins)
-    with pytest.raises(BadRequestError, match="roles.user has unknown keys"):
+    with pytest.raises(BadRequestError, match=r"roles\.user has unknown keys"):
         router.register_prompt_template("fake/acme/chat", roles={"user": {"prefix": "x"}})
