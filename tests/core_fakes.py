@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import attrs
+
 import patchwire
 from patchwire import (
     ChatChunk,

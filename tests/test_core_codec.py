@@ -8,6 +8,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from patchwire import BadRequestError, ChatChunk, ChatResponse
 from patchwire.codec import (
     chunk_json,

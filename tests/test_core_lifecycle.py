@@ -8,8 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import patchwire
 from core_fakes import fake_plugins
+
+import patchwire
 from patchwire.stream import SyncStream
 
 SCRIPT = """

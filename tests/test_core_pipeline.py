@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import patchwire
 import pytest
 from core_fakes import Formatter, Plugin, SetInput, fake_plugins
+
+import patchwire
 from patchwire import BadRequestError, InputSchema, InputSpec, NotFoundError
 
 MESSAGES = [{"role": "system", "content": "Be a good human!"}, {"role": "user", "content": "Hi"}]

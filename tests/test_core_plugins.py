@@ -7,9 +7,10 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-import patchwire
 import pytest
 from core_fakes import FakeProvider, Plugin
+
+import patchwire
 from patchwire.cli import main, plugins_report
 
 GOOD = """
@@ -105,6 +106,7 @@ def test_plugins_command_lists_hooks_and_json(
     site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import orjson
+
     import patchwire.manager
 
     monkeypatch.setattr(patchwire.manager, "_default", None)
