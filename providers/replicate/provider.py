@@ -1,0 +1,268 @@
+"""The Replicate provider: every LLM on Replicate behind patchwire's ``Provider`` protocol.
+
+``complete`` creates the prediction with a short ``Prefer: wait`` (a fast model answers in that one round
+trip) and polls ``urls.get`` while it is not terminal. ``stream`` creates it with ``"stream": true`` and
+reads its server-sent events. Either way the call's deadline (``timeout=``) bounds everything, and a call
+that ends early (cancelled task, deadline, closed stream, error) cancels its prediction upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+from patchwire.errors import PatchwireError, Timeout
+from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
+
+from .auth import normalize_base, resolve_key
+from .errors import http_error, parse_body
+from .predictions import READ, TERMINAL, Claims, PredictionJob
+from .refs import CreateTarget, create_target, parse_ref
+from .responses import ChunkMaker, chat_response, estimate_tokens, finish_reason, usage_of
+from .retry import Backoff, sleep_before
+from .schema import deployment_version_path, input_schema_from_openapi, openapi_of, schema_path
+from .streaming import OutputFollower
+from .transport import TransportError, send
+
+log = logging.getLogger("patchwire")
+
+#: Seconds a create holds the connection (``Prefer: wait=N``). Short on purpose: a call cancelled
+#: while its create is in flight only learns the prediction's id (to cancel it) when the create answers.
+PREFER_WAIT = 5
+#: A schema fetch that takes longer than this is given up (the call goes on without a schema).
+SCHEMA_BUDGET = 10.0
+
+
+class ReplicateProvider:
+    """Serves model strings ``replicate/...``; see ``refs`` for the reference forms."""
+
+    name = "replicate"
+
+    def __init__(self, *, prefer_wait: int = PREFER_WAIT) -> None:
+        if not 1 <= prefer_wait <= 60:
+            raise ValueError("prefer_wait must be between 1 and 60 seconds")
+        self.prefer_wait = prefer_wait
+        self._targets: dict[ModelRef, CreateTarget] = {}
+        self._claims = Claims()
+
+    def __repr__(self) -> str:
+        return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
+
+    # -- Provider protocol ---------------------------------------------------------------------
+
+    def parse_model(self, raw: str) -> ModelRef:
+        return parse_ref(raw)
+
+    async def input_schema(self, ref: ModelRef, context: ProviderContext) -> InputSchema | None:
+        key = resolve_key(context.api_key)  # before any network call: no key, no request
+        path = schema_path(ref)
+        if path is None:
+            return None
+        base = normalize_base(context.api_base)
+        headers = {"Authorization": f"Bearer {key}"}
+        loop = asyncio.get_running_loop()
+        budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
+        try:
+            async with asyncio.timeout_at(budget_end):
+                body = await self._read_schema(context.session, base + path, headers, budget_end, ref)
+                if ref.deployment and body is not None:
+                    version_path = deployment_version_path(body)
+                    body = None
+                    if version_path is not None:
+                        body = await self._read_schema(
+                            context.session, base + version_path, headers, budget_end, ref
+                        )
+        except TimeoutError:
+            if loop.time() >= context.deadline:
+                raise Timeout(
+                    f"replicate/{ref.raw}: no answer from Replicate before the deadline (fetching the "
+                    "model's input schema); check api_base, or pass a larger timeout="
+                ) from None
+            log.debug("patchwire: replicate schema for %s timed out; going on without", ref.raw)
+            return None
+        schema = input_schema_from_openapi(openapi_of(body)) if body is not None else None
+        log.debug("patchwire: replicate schema for %s: %s", ref.raw, list(schema.names) if schema else None)
+        return schema
+
+    async def _read_schema(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        headers: Mapping[str, str],
+        budget_end: float,
+        ref: ModelRef,
+    ) -> Any:
+        """The JSON at ``url``; None where it cannot be had (the call then goes on without a schema,
+        and the create gives the definitive answer). A refused key raises at once."""
+        backoff = Backoff(max_attempts=3)
+        while True:
+            hint = None
+            try:
+                answer = await send(session, "GET", url, headers=headers, timeout=READ)
+            except TransportError as exc:
+                log.debug("patchwire: replicate GET %s failed: %s", url, exc.reason)
+            else:
+                log.debug("patchwire: replicate GET %s -> %s", url, answer.status)
+                if answer.status < 300:
+                    return parse_body(answer.body)
+                if answer.status in (401, 403):
+                    raise http_error(answer.status, answer.body, answer.headers, what=f"model {ref.raw}")
+                if answer.status != 429 and answer.status < 500:
+                    return None
+            if backoff.exhausted or not await sleep_before(budget_end, backoff.next_delay(hint)):
+                return None
+
+    async def complete(self, call: ProviderCall) -> ChatResponse:
+        job = self._job(call)
+        slot = _slot(call.context)
+        if slot is not None:
+            await slot.acquire()
+        try:
+            try:
+                async with asyncio.timeout_at(job.deadline):
+                    prediction = await job.create(stream=False)
+                    if job.status not in TERMINAL:
+                        prediction = await job.follow(prediction)
+            except TimeoutError:
+                await job.abandon()
+                raise self._timeout(call, job) from None
+            except BaseException:
+                await job.abandon()
+                raise
+        finally:
+            if slot is not None:
+                slot.release()
+        error = job.result_error(prediction)
+        if error is not None:
+            raise error
+        return chat_response(prediction, job.label, call.inputs)
+
+    async def stream(self, call: ProviderCall) -> AsyncIterator[ChatChunk]:
+        job = self._job(call)
+        slot = _slot(call.context)
+        if slot is not None:
+            await slot.acquire()
+        try:
+            try:
+                async with asyncio.timeout_at(job.deadline):
+                    prediction = await job.create(stream=True)
+            except TimeoutError:
+                await job.abandon()
+                raise self._timeout(call, job) from None
+            except BaseException:
+                await job.abandon()
+                raise
+            if job.status in TERMINAL:
+                error = job.result_error(prediction)
+                if error is not None:
+                    raise error
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        return self._chunks(call, job, prediction, slot)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _job(self, call: ProviderCall) -> PredictionJob:
+        context = call.context
+        key = resolve_key(context.api_key)
+        ref = call.request.ref
+        target = self._targets.get(ref)
+        if target is None:
+            target = self._targets[ref] = create_target(ref)
+        return PredictionJob(
+            session=context.session,
+            key=key,
+            base=normalize_base(context.api_base),
+            rebase_links=bool(context.api_base),
+            deadline=context.deadline,
+            gate=context.gate,
+            target=target,
+            inputs=call.inputs,
+            label=f"replicate/{ref.raw}",
+            claims=self._claims,
+            prefer_wait=self.prefer_wait,
+        )
+
+    def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
+        where = (
+            f" (prediction {job.prediction_id}, last status {job.status}, now canceled)"
+            if job.prediction_id
+            else ""
+        )
+        return Timeout(
+            f"{job.label} did not finish within timeout={call.request.timeout:g}s{where}; pass a "
+            "larger timeout= (a cold boot can take minutes)",
+            provider="replicate",
+            prediction_id=job.prediction_id,
+        )
+
+    async def _chunks(
+        self,
+        call: ProviderCall,
+        job: PredictionJob,
+        prediction: dict[str, Any],
+        slot: asyncio.Semaphore | None,
+    ) -> AsyncIterator[ChatChunk]:
+        maker = ChunkMaker(job.prediction_id or "", job.label)
+        tokens = 0
+        try:
+            yield maker.role()
+            if job.status in TERMINAL:
+                output = prediction.get("output")
+                for text in output if isinstance(output, list) else [output]:
+                    if isinstance(text, str) and text:
+                        tokens += 1
+                        yield maker.content(text)
+            else:
+                follower = OutputFollower(job)
+                try:
+                    while True:
+                        try:
+                            batch = await follower.next_batch()
+                        except TimeoutError:
+                            raise self._timeout(call, job) from None
+                        if batch is None:
+                            break
+                        for text in batch:
+                            if text:
+                                tokens += 1
+                                yield maker.content(text)
+                finally:
+                    await follower.close()
+            usage = await self._stream_usage(call, job, tokens) if _wants_usage(call) else None
+            yield maker.finish(finish_reason(tokens, call.inputs), usage)
+        finally:
+            try:
+                if not job.finished:
+                    await job.abandon()
+            finally:
+                if slot is not None:
+                    slot.release()
+
+    async def _stream_usage(self, call: ProviderCall, job: PredictionJob, tokens: int) -> Usage:
+        """Usage for ``stream_options={"include_usage": true}``: the prediction's metrics (one more
+        GET), else the documented estimate."""
+        try:
+            async with asyncio.timeout_at(job.deadline):
+                prediction = await job.get()
+            return usage_of(prediction, call.inputs, "")
+        except (PatchwireError, TimeoutError):
+            prompt = estimate_tokens(str(call.inputs.get("prompt", "")))
+            return Usage(prompt_tokens=prompt, completion_tokens=tokens, total_tokens=prompt + tokens)
+
+
+def _slot(context: ProviderContext) -> asyncio.Semaphore | None:
+    gate = context.gate
+    return gate.slot() if gate is not None else None
+
+
+def _wants_usage(call: ProviderCall) -> bool:
+    options = call.request.params.get("stream_options")
+    return isinstance(options, Mapping) and bool(options.get("include_usage"))

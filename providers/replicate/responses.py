@@ -1,0 +1,134 @@
+"""Finished predictions and streamed output as OpenAI-shaped objects, built with their constructors.
+
+Usage comes from the prediction's ``metrics`` (``input_token_count``, ``output_token_count``), which
+Replicate's official LLMs report. Where they are missing, it is estimated without a tokenizer: about
+four characters per token for the prompt, and one token per output chunk (Replicate's LLMs stream one
+token, or a few, per chunk), never less than the characters suggest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from patchwire.types import ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, Message, Usage
+
+#: Input names a maximum output length goes by, across Replicate's model families.
+MAX_TOKEN_INPUTS = ("max_tokens", "max_new_tokens", "max_length")
+
+
+def join_output(output: Any) -> str:
+    """An LLM's output (a list of chunks, concatenated) as one string."""
+    if output is None:
+        return ""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "".join(chunk if isinstance(chunk, str) else str(chunk) for chunk in output)
+    return str(output)
+
+
+def requested_max(inputs: Mapping[str, Any]) -> int | None:
+    for name in MAX_TOKEN_INPUTS:
+        value = inputs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def finish_reason(output_tokens: int | None, inputs: Mapping[str, Any]) -> str:
+    """``"length"`` when the output reached the requested maximum, else ``"stop"``."""
+    limit = requested_max(inputs)
+    if limit is not None and output_tokens is not None and output_tokens >= limit:
+        return "length"
+    return "stop"
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+def _count(metrics: Mapping[str, Any], key: str) -> int | None:
+    value = metrics.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def output_tokens(prediction: Mapping[str, Any]) -> int | None:
+    metrics = prediction.get("metrics")
+    if isinstance(metrics, Mapping):
+        count = _count(metrics, "output_token_count")
+        if count is not None:
+            return count
+    output = prediction.get("output")
+    if isinstance(output, list):
+        return sum(1 for chunk in output if chunk != "")
+    return None
+
+
+def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str) -> Usage:
+    metrics = prediction.get("metrics")
+    metrics = metrics if isinstance(metrics, Mapping) else {}
+    prompt = _count(metrics, "input_token_count")
+    if prompt is None:
+        prompt = estimate_tokens(str(inputs.get("prompt", "")))
+    completion = _count(metrics, "output_token_count")
+    if completion is None:
+        completion = output_tokens(prediction) or estimate_tokens(text)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str, Any]) -> ChatResponse:
+    text = join_output(prediction.get("output"))
+    usage = usage_of(prediction, inputs, text)
+    return ChatResponse(
+        id=str(prediction.get("id", "")),
+        created=int(time.time()),
+        model=model,
+        choices=(
+            Choice(
+                index=0,
+                message=Message(role="assistant", content=text),
+                finish_reason=finish_reason(usage.completion_tokens, inputs),
+            ),
+        ),
+        usage=usage,
+    )
+
+
+class ChunkMaker:
+    """Builds one stream's chunks; the fields every chunk shares are fixed once."""
+
+    __slots__ = ("created", "id", "model")
+
+    def __init__(self, prediction_id: str, model: str) -> None:
+        self.id = prediction_id
+        self.model = model
+        self.created = int(time.time())
+
+    def role(self) -> ChatChunk:
+        return ChatChunk(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=(ChunkChoice(index=0, delta=Delta(role="assistant", content="")),),
+        )
+
+    def content(self, text: str) -> ChatChunk:
+        return ChatChunk(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=(ChunkChoice(index=0, delta=Delta(content=text)),),
+        )
+
+    def finish(self, reason: str, usage: Usage | None = None) -> ChatChunk:
+        return ChatChunk(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=(ChunkChoice(index=0, delta=Delta(), finish_reason=reason),),
+            usage=usage,
+        )

@@ -1,0 +1,77 @@
+"""One HTTP exchange with Replicate, with aiohttp's exceptions turned into two of our own.
+
+aiohttp's ``ClientResponseError`` carries the request headers (the key among them) in its repr, and its
+``ServerTimeoutError`` is a ``TimeoutError`` that would pass for the call's deadline: nothing of aiohttp's
+leaves this module. What a caller must know is whether the request can have reached the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+
+from patchwire.errors import BadRequestError
+
+
+class TransportError(Exception):
+    """The exchange failed without an HTTP answer. ``reason`` names aiohttp's error (no headers)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotSent(TransportError):
+    """The connection failed before the request was sent: nothing reached the server."""
+
+
+class Lost(TransportError):
+    """The request may have reached the server, and no (whole) answer came back."""
+
+
+class Answer:
+    """A whole HTTP answer: status, headers and body bytes."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def describe(exc: BaseException) -> str:
+    """A safe one-line description of an aiohttp error (never its repr, which may hold headers)."""
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"{type(exc).__name__} (no answer in time)"
+    if isinstance(exc, aiohttp.ClientOSError) and exc.strerror:
+        return f"{type(exc).__name__} ({exc.strerror})"
+    return type(exc).__name__
+
+
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    timeout: aiohttp.ClientTimeout,
+    data: bytes | None = None,
+) -> Answer:
+    try:
+        async with session.request(method, url, headers=headers, data=data, timeout=timeout) as resp:
+            body = await resp.read()
+            return Answer(resp.status, resp.headers, body)
+    except aiohttp.InvalidURL:
+        raise BadRequestError(
+            f"cannot reach Replicate at {url.split('?')[0]!r}: not a valid URL; check api_base=",
+            param="api_base",
+        ) from None
+    except _NOT_SENT as exc:
+        raise NotSent(describe(exc)) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise Lost(describe(exc)) from None
