@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+
 from patchwire.manager import Plugins, get_plugins
 
 

@@ -13,6 +13,7 @@ import cattrs
 import orjson
 from cattrs.gen import make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import make_converter
+
 from patchwire.errors import BadRequestError
 from patchwire.types import (
     ROLES,
@@ -67,8 +68,17 @@ def _message_where(index: int | None) -> str:
     return "message" if index is None else f"messages[{index}]"
 
 
+_ROLE_SET = frozenset(ROLES)
+
+
 def structure_message(raw: Any, index: int | None = None) -> Message:
     """One OpenAI message dict (or a ``Message``) as a ``Message``; a ``BadRequestError`` says what is off."""
+    if type(raw) is dict and len(raw) == 2:
+        # The common case, {"role": ..., "content": "..."}, costs one constructor call.
+        role = raw.get("role")
+        content = raw.get("content")
+        if role in _ROLE_SET and type(content) is str:
+            return Message(role, content)
     if isinstance(raw, Message):
         return raw
     where = _message_where(index)

@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Sequence
 
 import pluggy
+
 from patchwire.interfaces import CallWrapper, ParamMapper, PromptFormatter, Provider
 from patchwire.types import ModelRef, PromptTemplate
 

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
+
 from patchwire.types import ChatChunk, ChatRequest, ChatResponse, InputSchema, Message, ModelRef
 
 if TYPE_CHECKING:
     import aiohttp
+
     from patchwire.ratelimit import RateGate
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 import pluggy
+
 from patchwire import hookspecs
 from patchwire.hookspecs import PROJECT
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
+
 from patchwire.errors import BadRequestError
 from patchwire.interfaces import CallWrapper, ParamMapper, PromptFormatter, Provider
 from patchwire.manager import Plugins

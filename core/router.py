@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
-import attrs
+
 from patchwire.codec import structure_messages
 from patchwire.errors import (
     BadRequestError,
@@ -49,7 +49,6 @@ from patchwire.types import (
     ChatRequest,
     ChatResponse,
     InputSchema,
-    ModelRef,
     ModelRoute,
     PromptTemplate,
     RoleTemplate,
@@ -117,10 +116,9 @@ class Router:
     ) -> ChatResponse | Stream:
         """One chat completion; with ``stream=True`` a ``Stream`` of chunks (the await starts it)."""
         route = self._route(model)
-        request = self._request(
+        request, pipeline = self._request(
             model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
         )
-        pipeline = self._pipeline(request, route)
         loop = asyncio.get_running_loop()
         context = ProviderContext(
             session=self._sessions.get(),
@@ -202,7 +200,7 @@ class Router:
         format: str | None,
         drop_params: bool,
         params: dict[str, Any],
-    ) -> ChatRequest:
+    ) -> tuple[ChatRequest, Pipeline]:
         if not isinstance(stream, bool):
             raise BadRequestError(f"stream must be true or false, not {stream!r}", param="stream")
         if route is not None:
@@ -222,9 +220,10 @@ class Router:
             )
         if format is not None and not isinstance(format, str):
             raise BadRequestError(f"format must be a string, not {format!r}", param="format")
-        return ChatRequest(
+        pipeline = self._pipeline(model_string, format, route)
+        request = ChatRequest(
             model=model_string,
-            ref=_UNRESOLVED,
+            ref=pipeline.ref,
             messages=structure_messages(messages),
             params=check_params(params, drop_params=drop_params),
             stream=stream,
@@ -234,18 +233,17 @@ class Router:
             format=format,
             drop_params=drop_params,
         )
+        return request, pipeline
 
-    def _pipeline(self, request: ChatRequest, route: ModelRoute | None) -> Pipeline:
+    def _pipeline(self, model: str, format: str | None, route: ModelRoute | None) -> Pipeline:
         if self.plugins.generation != self._generation:
             self._pipelines.clear()
             self._generation = self.plugins.generation
         template = route.template if route is not None else None
-        key = (request.model, request.format, id(route) if template is not None else None)
+        key = (model, format, id(route) if template is not None else None)
         pipeline = self._pipelines.get(key)
         if pipeline is None:
-            pipeline = build_pipeline(
-                self.plugins, request.model, requested_format=request.format, template=template
-            )
+            pipeline = build_pipeline(self.plugins, model, requested_format=format, template=template)
             self._pipelines[key] = pipeline
         return pipeline
 
@@ -272,7 +270,6 @@ class Router:
 
     async def _run(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
         provider = pipeline.provider
-        request = _with_ref(request, pipeline)
         try:
             async with asyncio.timeout(request.timeout + DEADLINE_GRACE):
                 inputs: dict[str, Any] = {}
@@ -341,10 +338,6 @@ def _wrap(wrapper: CallWrapper, call_next: CallNext) -> CallNext:
     return wrapped
 
 
-def _with_ref(request: ChatRequest, pipeline: Pipeline) -> ChatRequest:
-    return attrs.evolve(request, ref=pipeline.ref)
-
-
 class _FormatterPlugin:
     """A run-time plugin that contributes one formatter (a registered custom template)."""
 
@@ -396,6 +389,3 @@ def make_template(
         bos_token=bos_token,
         eos_token=eos_token,
     )
-
-
-_UNRESOLVED = ModelRef(provider="", raw="")

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import aiohttp
+
 from patchwire.errors import PatchwireError, ServiceUnavailableError, Timeout
 from patchwire.types import ChatChunk
 
