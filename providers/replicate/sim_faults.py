@@ -78,6 +78,8 @@ class FaultPlan:
 
     def _take_forced(self, kind: str) -> str | None:
         for i, (fault, route) in enumerate(self._forced):
+            if fault == "fail":  # a prediction fault, taken by fail_prediction()
+                continue
             target = _APPLIES_TO.get(fault, route)
             if (route is None or route == kind) and (target is None or target == kind):
                 del self._forced[i]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 import orjson
 from aiohttp import web
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|ns|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
@@ -108,7 +109,11 @@ def drop_connection(request: web.Request) -> web.Response:
     return web.Response(status=499)
 
 
-def query_time(value: str | None) -> float | None:
+def query_time(value: str | None) -> int | None:
+    """An ISO 8601 query value as wall-clock microseconds (naive means UTC)."""
     if value is None:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return (stamp - _EPOCH) // timedelta(microseconds=1)

@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -36,10 +36,21 @@ _WORDS = (
 ).split()
 
 
-def iso(mono: float) -> str:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def wall_us(mono: float) -> int:
+    """Wall-clock microseconds: the unit of timestamps and of the list filters."""
+    return round((mono + _WALL_OFFSET) * 1e6)
+
+
+def iso_us(micros: int) -> str:
     """RFC 3339 UTC with microseconds, as Replicate writes it."""
-    stamp = datetime.fromtimestamp(mono + _WALL_OFFSET, UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso(mono: float) -> str:
+    return iso_us(wall_us(mono))
 
 
 def wall(mono: float) -> float:
@@ -92,9 +103,11 @@ class Prediction:
     webhook: str | None = None
     input_token_count: int = 0
     created_at: str = ""
+    created_us: int = 0
 
     def __attrs_post_init__(self) -> None:
-        self.created_at = iso(self.created)
+        self.created_us = wall_us(self.created)
+        self.created_at = iso_us(self.created_us)
 
     def status(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now

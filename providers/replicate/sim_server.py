@@ -52,13 +52,15 @@ from .sim_predictions import (
     parse_last_event_id,
     render,
     requested_max,
-    wall,
 )
 from .sim_validate import problem_422, validate_body, validate_input
 
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _BODY_KEYS = frozenset({"input", "stream", "webhook", "webhook_completed", "webhook_events_filter"})
 _VERSION_BODY_KEYS = _BODY_KEYS | {"version"}
+# Per-request state; RequestKey exists from aiohttp 3.13 (plain strings warn there).
+_RECORD: Any = web.RequestKey("record", RequestRecord) if hasattr(web, "RequestKey") else "record"
+_FAULT: Any = web.RequestKey("fault", str) if hasattr(web, "RequestKey") else "fault"
 
 
 @attrs.define(kw_only=True)
@@ -104,7 +106,7 @@ class ReplicateSimulator:
         keys = self.config.api_keys
         self._api_keys = frozenset(keys) if keys is not None else None
         self._order: list[Prediction] = []
-        self._created_walls: list[float] = []
+        self._created_us: list[int] = []
         self._active: set[Prediction] = set()
         self._warm_at: dict[str, float] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -176,7 +178,7 @@ class ReplicateSimulator:
         """Forget predictions, requests and counters (models and faults stay)."""
         self.predictions.clear()
         self._order.clear()
-        self._created_walls.clear()
+        self._created_us.clear()
         self._active.clear()
         self.requests.clear()
         self.stats = SimStats()
@@ -271,13 +273,13 @@ class ReplicateSimulator:
                 {k: v for k, v in request.headers.items() if k.lower() != "authorization"},
             )
             self.requests.append(record)
-            request["record"] = record
+            request[_RECORD] = record
         fault = self.fault_plan.draw(kind)
         if fault is not None:
             injected = await self._inject(request, fault)
             if injected is not None:
                 return injected
-            request["fault"] = fault
+            request[_FAULT] = fault
         if kind not in ("stream", "web") and self._token(request) is None:
             self.stats.unauthenticated += 1
             return unauthenticated()
@@ -327,8 +329,8 @@ class ReplicateSimulator:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
             return problem(400, "The request body is not valid JSON", "Invalid JSON")
-        if "record" in request:
-            request["record"].body = body
+        if _RECORD in request:
+            request[_RECORD].body = body
         problems = validate_body(body, allowed, required)
         if problems:
             return json_response(problem_422(problems), 422)
@@ -401,7 +403,7 @@ class ReplicateSimulator:
             if deadline is None:
                 return problem(400, f"Invalid Cancel-After duration: {cancel_after!r}", "Invalid header")
         pred = self._new_prediction(request, body, model, version, deployment, deadline)
-        if request.get("fault") == "drop_after_create":
+        if request.get(_FAULT) == "drop_after_create":
             self.stats.faults["drop_after_create"] += 1
             return drop_connection(request)
         headers = {"Location": f"{self._base(request)}/v1/predictions/{pred.id}"}
@@ -483,7 +485,7 @@ class ReplicateSimulator:
     def _register(self, pred: Prediction, model: Model) -> None:
         self.predictions[pred.id] = pred
         self._order.append(pred)
-        self._created_walls.append(wall(pred.created))
+        self._created_us.append(pred.created_us)
         self._active.add(pred)
         model.run_count += 1
         self.stats.created += 1
@@ -526,8 +528,8 @@ class ReplicateSimulator:
             cursor = int(query["cursor"]) if "cursor" in query else None
         except ValueError as exc:
             return problem(400, f"Invalid query parameter: {exc}", "Invalid query")
-        lo = bisect_right(self._created_walls, after) if after is not None else 0
-        hi = bisect_left(self._created_walls, before) if before is not None else len(self._order)
+        lo = bisect_right(self._created_us, after) if after is not None else 0
+        hi = bisect_left(self._created_us, before) if before is not None else len(self._order)
         if cursor is not None:
             hi = min(hi, cursor + 1)
         start = max(lo, hi - 100)
@@ -554,7 +556,7 @@ class ReplicateSimulator:
         )
         await response.prepare(request)
         cut_after = None
-        if request.get("fault") == "cut_stream":
+        if request.get(_FAULT) == "cut_stream":
             cut_after = self.fault_plan.cut_point(pred.final_count - (after + 1))
         with contextlib.suppress(ConnectionError):
             await self._pump(request, response, pred, after, cut_after)
