@@ -19,13 +19,14 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+
 from patchwire.errors import ConfigError, PatchwireError
 from patchwire.manager import Plugins, get_plugins
 from patchwire.proxy import handlers
 from patchwire.proxy.auth import KeyChecker
 from patchwire.proxy.config import ProxyConfig, check_models, load_config
 from patchwire.proxy.errors import from_http, from_patchwire, json_error
-from patchwire.proxy.state import STATE, ProxyState
+from patchwire.proxy.state import STATE, ProxyState, start_record
 from patchwire.ratelimit import RateGate
 from patchwire.router import Router
 
@@ -79,6 +80,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     state = request.app[STATE]
     loop = asyncio.get_running_loop()
     started = loop.time()
+    record = start_record(request)
     task = asyncio.current_task()
     if task is not None:
         state.in_flight.add(task)
@@ -99,10 +101,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             request.method,
             request.path,
             status,
-            request.get("model", "-"),
+            record.model or "-",
             loop.time() - started,
-            request.get("prediction_id", "-"),
-            f" stream_error={request['stream_error']}" if "stream_error" in request else "",
+            record.prediction_id or "-",
+            f" stream_error={record.stream_error}" if record.stream_error else "",
         )
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import attrs
 import yaml
+
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
 from patchwire.params import check_params

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from patchwire.errors import PatchwireError, RateLimitError
 
 #: OpenAI error types for HTTP-level refusals that do not come from a patchwire error.

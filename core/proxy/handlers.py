@@ -8,10 +8,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from patchwire.codec import chunk_json, dumps
 from patchwire.errors import BadRequestError, NotFoundError, PatchwireError
 from patchwire.proxy.errors import patchwire_error_dict
-from patchwire.proxy.state import STATE, ProxyState
+from patchwire.proxy.state import STATE, ProxyState, record_of
 from patchwire.stream import Stream
 from patchwire.types import ChatResponse
 
@@ -98,10 +99,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     data = parse_body(await request.read())
     model, messages, kwargs = _call_arguments(state, data)
-    request["model"] = model
+    record = record_of(request)
+    record.model = model
     result = await state.router.acompletion(model, messages, **kwargs)
     if isinstance(result, ChatResponse):
-        request["prediction_id"] = result.id
+        record.prediction_id = result.id
         return web.Response(body=dumps(result), content_type="application/json")
     return await _stream(request, result)
 
@@ -109,24 +111,25 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def _stream(request: web.Request, stream: Stream) -> web.StreamResponse:
     """Write each chunk as a server-sent event; the stream is closed (upstream cancelled) however this
     ends — finished, failed, or the client gone (the task is cancelled or a write finds the socket shut)."""
+    record = record_of(request)
     try:
         response = web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
         try:
             async for chunk in stream:
-                if "prediction_id" not in request:
-                    request["prediction_id"] = chunk.id
+                if record.prediction_id is None:
+                    record.prediction_id = chunk.id
                 await response.write(b"data: " + chunk_json(chunk) + b"\n\n")
             await response.write(DONE)
         except PatchwireError as exc:
             # The status line is gone already: the error is the last event, as OpenAI's API does it.
-            request["stream_error"] = type(exc).__name__
+            record.stream_error = type(exc).__name__
             await response.write(b"data: " + orjson.dumps({"error": patchwire_error_dict(exc)}) + b"\n\n")
         except (asyncio.CancelledError, ConnectionError):
             raise
         except Exception:
-            log.exception("unexpected error while streaming %s", request.get("model"))
-            request["stream_error"] = "internal"
+            log.exception("unexpected error while streaming %s", record.model)
+            record.stream_error = "internal"
             body = {
                 "error": {
                     "message": "internal error in the proxy; see its log",

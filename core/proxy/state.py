@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import attrs
 from aiohttp import web
+
 from patchwire.proxy.auth import KeyChecker
 from patchwire.proxy.config import ProxyConfig
 from patchwire.router import Router
@@ -27,3 +29,32 @@ class ProxyState:
 
 
 STATE = web.AppKey("patchwire_proxy_state", ProxyState)
+
+
+@attrs.define(eq=False)
+class RequestRecord:
+    """What the request's log line reports, filled in by the handler as it learns it."""
+
+    model: str | None = None
+    prediction_id: str | None = None
+    stream_error: str | None = None
+
+
+# aiohttp 3.14 wants typed request keys; older versions (>=3.9 is supported) only have strings.
+_RECORD: Any = (
+    web.RequestKey("patchwire_proxy_record", RequestRecord)
+    if hasattr(web, "RequestKey")
+    else "patchwire_proxy_record"
+)
+
+
+def start_record(request: web.Request) -> RequestRecord:
+    record = RequestRecord()
+    request[_RECORD] = record
+    return record
+
+
+def record_of(request: web.Request) -> RequestRecord:
+    """The request's record (a detached one if the middleware did not make one)."""
+    record = request.get(_RECORD)
+    return record if isinstance(record, RequestRecord) else RequestRecord()
