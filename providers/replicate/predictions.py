@@ -46,7 +46,7 @@ CONNECT_TIMEOUT = 10.0
 #: Longest a read (get, list, schema) may stay silent before it counts as a lost connection.
 READ_TIMEOUT = 30.0
 #: How long an abandoned call waits for a create still in flight, beyond its ``Prefer: wait``.
-CREATE_GRACE = 2.0
+CREATE_GRACE = 1.0
 #: Total time a best-effort cancel may take.
 CANCEL_BUDGET = 3.0
 #: Polling interval: starts short (a fast model is done at once), backs off to POLL_MAX.
@@ -116,6 +116,7 @@ class PredictionJob:
         "status",
         "stream_url",
         "target",
+        "wait",
     )
 
     def __init__(
@@ -145,6 +146,8 @@ class PredictionJob:
         self.label = label
         self.claims = claims
         self.prefer_wait = prefer_wait
+        #: The ``Prefer: wait`` the create asked for (how long its answer may take).
+        self.wait = 0
         self.prediction_id: str | None = None
         self.get_url: str | None = None
         self.cancel_url: str | None = None
@@ -216,7 +219,7 @@ class PredictionJob:
         if stream:
             timeout = READ
         else:
-            wait = max(1, min(self.prefer_wait, int(remaining) - 1))
+            self.wait = wait = max(1, min(self.prefer_wait, int(remaining) - 1))
             headers["Prefer"] = f"wait={wait}"
             timeout = create_timeout(wait)
         backoff = Backoff(base=0.5, cap=10.0, max_attempts=8)
@@ -398,7 +401,7 @@ class PredictionJob:
         if self.prediction_id is None and create is not None and not create.done():
             # The create is in flight: its answer (within Prefer: wait) tells us what to cancel.
             try:
-                await asyncio.wait_for(asyncio.shield(create), self.prefer_wait + CREATE_GRACE)
+                await asyncio.wait_for(asyncio.shield(create), self.wait + CREATE_GRACE)
             except Exception:  # we only want the id, whatever the create did
                 pass
             if not create.done():

@@ -217,8 +217,8 @@ class ReplicateProvider:
             if job.status in TERMINAL:
                 output = prediction.get("output")
                 for text in output if isinstance(output, list) else [output]:
+                    tokens += 1
                     if isinstance(text, str) and text:
-                        tokens += 1
                         yield maker.content(text)
             else:
                 follower = OutputFollower(job)
@@ -230,9 +230,9 @@ class ReplicateProvider:
                             raise self._timeout(call, job) from None
                         if batch is None:
                             break
+                        tokens += len(batch)  # one output event is one token (or a few)
                         for text in batch:
                             if text:
-                                tokens += 1
                                 yield maker.content(text)
                 finally:
                     await follower.close()

@@ -3,7 +3,7 @@
 Usage comes from the prediction's ``metrics`` (``input_token_count``, ``output_token_count``), which
 Replicate's official LLMs report. Where they are missing, it is estimated without a tokenizer: about
 four characters per token for the prompt, and one token per output chunk (Replicate's LLMs stream one
-token, or a few, per chunk), never less than the characters suggest.
+token, or a few, per chunk).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def output_tokens(prediction: Mapping[str, Any]) -> int | None:
             return count
     output = prediction.get("output")
     if isinstance(output, list):
-        return sum(1 for chunk in output if chunk != "")
+        return len(output)
     return None
 
 
