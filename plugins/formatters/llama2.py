@@ -89,6 +89,7 @@ LLAMA2 = Formatter(
         "meta/llama-2-*-chat",
         "*/llama-2-*-chat",
         "*/llama-2-*-chat-*",
+        "llama-2-*-chat:*",
         "*/codellama-*-instruct",
     ),
     render=render_llama2,

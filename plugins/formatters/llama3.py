@@ -32,9 +32,8 @@ FORMATTER = Formatter(
     models=(
         "meta/meta-llama-3-*-instruct",
         "meta/meta-llama-3.1-*-instruct",
-        "meta/llama-3*-instruct",
-        "*/*llama-3*-instruct*",
-        "*/*llama3*-instruct*",
+        "*llama-3*-instruct*",
+        "*llama3*-instruct*",
     ),
     render=render,
 )
