@@ -15,15 +15,15 @@ from typing import Any
 
 import aiohttp
 
-from patchwire.errors import PatchwireError, Timeout
+from patchwire.errors import Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
-from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
+from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef
 
 from .auth import normalize_base, resolve_key
 from .errors import http_error, parse_body
 from .predictions import READ, TERMINAL, Claims, PredictionJob
 from .refs import CreateTarget, create_target, parse_ref
-from .responses import ChunkMaker, chat_response, estimate_tokens, finish_reason, usage_of
+from .responses import ChunkMaker, chat_response, finish_reason
 from .retry import Backoff, sleep_before
 from .schema import deployment_version_path, input_schema_from_openapi, openapi_of, schema_path
 from .streaming import OutputFollower
@@ -236,8 +236,7 @@ class ReplicateProvider:
                                 yield maker.content(text)
                 finally:
                     await follower.close()
-            usage = await self._stream_usage(call, job, tokens) if _wants_usage(call) else None
-            yield maker.finish(finish_reason(tokens, call.inputs), usage)
+            yield maker.finish(finish_reason(tokens, call.inputs))
         finally:
             try:
                 if not job.finished:
@@ -246,23 +245,7 @@ class ReplicateProvider:
                 if slot is not None:
                     slot.release()
 
-    async def _stream_usage(self, call: ProviderCall, job: PredictionJob, tokens: int) -> Usage:
-        """Usage for ``stream_options={"include_usage": true}``: the prediction's metrics (one more
-        GET), else the documented estimate."""
-        try:
-            async with asyncio.timeout_at(job.deadline):
-                prediction = await job.get()
-            return usage_of(prediction, call.inputs, "")
-        except (PatchwireError, TimeoutError):
-            prompt = estimate_tokens(str(call.inputs.get("prompt", "")))
-            return Usage(prompt_tokens=prompt, completion_tokens=tokens, total_tokens=prompt + tokens)
-
 
 def _slot(context: ProviderContext) -> asyncio.Semaphore | None:
     gate = context.gate
     return gate.slot() if gate is not None else None
-
-
-def _wants_usage(call: ProviderCall) -> bool:
-    options = call.request.params.get("stream_options")
-    return isinstance(options, Mapping) and bool(options.get("include_usage"))
