@@ -95,6 +95,8 @@ def parse_sse(text: str) -> list[dict[str, str]]:
             continue
         event: dict[str, Any] = {"data": []}
         for line in block.split("\n"):
+            if line.startswith(":"):
+                continue  # a comment (keepalive)
             field, _, value = line.partition(":")
             value = value[1:] if value.startswith(" ") else value
             if field == "data":
@@ -102,7 +104,8 @@ def parse_sse(text: str) -> list[dict[str, str]]:
             else:
                 event[field] = value
         event["data"] = "\n".join(event["data"])
-        events.append(event)
+        if "event" in event:
+            events.append(event)
     return events
 
 
@@ -312,13 +315,13 @@ async def test_prefer_wait_times_out_as_starting_even_when_processing(
 
 
 async def test_cancel_running_prediction(start: Start, http: aiohttp.ClientSession) -> None:
-    sim, url = await start(tokens=50, token_interval=0.02)
+    sim, url = await start(tokens=100, token_interval=0.05)
     _, body = await post(http, url + LLAMA3, {"input": {"prompt": "long"}})
     await poll_until(http, body["urls"]["get"], {"processing"})
     assert sim.running() == 1
     status, canceled = await post(http, body["urls"]["cancel"], None)
     assert status == 200 and canceled["status"] == "canceled"
-    assert 0 < len(canceled["output"]) < 50 and canceled["completed_at"]
+    assert 0 < len(canceled["output"]) < 100 and canceled["completed_at"]
     assert sim.running() == 0 and sim.stats.canceled == 1 and sim.stats.cancel_requests == 1
     again = await get(http, body["urls"]["get"])
     assert again["output"] == canceled["output"]
@@ -419,14 +422,14 @@ async def test_failures_on_purpose(start: Start, http: aiohttp.ClientSession) ->
 
 
 async def test_cold_boot_delays_only_first_prediction(start: Start, http: aiohttp.ClientSession) -> None:
-    sim, url = await start(cold_boot=0.3, latency=0.01)
+    sim, url = await start(cold_boot=0.15, latency=0.01)
     _, first = await post(http, url + LLAMA3, {"input": {"prompt": "a"}}, Prefer="wait")
     _, second = await post(http, url + LLAMA3, {"input": {"prompt": "a"}}, Prefer="wait")
-    assert first["metrics"]["time_to_first_token"] >= 0.3
-    assert second["metrics"]["time_to_first_token"] < 0.3
+    assert first["metrics"]["time_to_first_token"] >= 0.15
+    assert second["metrics"]["time_to_first_token"] < 0.15
     sim.make_cold("meta/meta-llama-3-8b-instruct")
     _, third = await post(http, url + LLAMA3, {"input": {"prompt": "a"}}, Prefer="wait")
-    assert third["metrics"]["time_to_first_token"] >= 0.3
+    assert third["metrics"]["time_to_first_token"] >= 0.15
 
 
 # ---- SSE -------------------------------------------------------------------------------------
@@ -458,7 +461,7 @@ async def test_sse_last_event_id_replays_only_later_events(start: Start, http: a
 
 
 async def test_sse_streams_live_and_done_reasons(start: Start, http: aiohttp.ClientSession) -> None:
-    _, url = await start(tokens=40, token_interval=0.01)
+    _, url = await start(tokens=100, token_interval=0.05)
     _, body = await post(http, url + LLAMA3, {"input": {"prompt": "x"}})
     async with http.get(body["urls"]["stream"]) as resp:
         first = await resp.content.readuntil(b"\n\n")
@@ -473,6 +476,14 @@ async def test_sse_streams_live_and_done_reasons(start: Start, http: aiohttp.Cli
     assert events[-1]["data"] == '{"reason":"error"}'
     async with http.get(url + "/v1/streams/unknown") as resp:
         assert resp.status == 404
+
+
+async def test_sse_keepalive_comments_while_starting(start: Start, http: aiohttp.ClientSession) -> None:
+    _, url = await start(latency=0.2, tokens=3, sse_keepalive=0.05)
+    _, body = await post(http, url + LLAMA3, {"input": {"prompt": "x"}})
+    text = await read_sse(http, body["urls"]["stream"])
+    assert text.startswith(": keepalive\n\n")
+    assert [e["event"] for e in parse_sse(text)] == ["output"] * 3 + ["done"]
 
 
 # ---- list, models ---------------------------------------------------------------------------
@@ -603,6 +614,18 @@ async def test_fault_hang_until_client_leaves(start: Start, http: aiohttp.Client
         async with http.get(body["urls"]["get"], timeout=aiohttp.ClientTimeout(total=0.2)):
             pass
     assert sim.stats.faults["hang"] == 1
+
+
+def test_fault_names_and_routes_are_checked() -> None:
+    sim = ReplicateSimulator(SimulatorConfig())
+    with pytest.raises(ValueError, match="unknown fault"):
+        sim.inject_fault("explode")
+    with pytest.raises(ValueError, match="unknown route kind"):
+        sim.inject_fault("429", route="creates")
+    with pytest.raises(ValueError, match="unknown route kinds"):
+        Faults(routes={"creates"})
+    with pytest.raises(ValueError, match="rate_5xx"):
+        Faults(rate_5xx=1.5)
 
 
 async def test_rate_limit_per_minute(start: Start, http: aiohttp.ClientSession) -> None:

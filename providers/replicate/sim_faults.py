@@ -29,6 +29,14 @@ def _rate(_inst: object, attribute: attrs.Attribute[float], value: float) -> Non
         raise ValueError(f"{attribute.name} must be within [0, 1], got {value}")
 
 
+def _routes(
+    _inst: object, _attribute: attrs.Attribute[Collection[str] | None], value: Collection[str] | None
+) -> None:
+    if value is not None and not set(value) <= ROUTE_KINDS:
+        unknown = sorted(set(value) - ROUTE_KINDS)
+        raise ValueError(f"unknown route kinds {unknown}; expected some of {sorted(ROUTE_KINDS)}")
+
+
 @attrs.define(kw_only=True)
 class Faults:
     """Probabilities (0..1) of each fault per request, applied only to route kinds in `routes`
@@ -52,7 +60,7 @@ class Faults:
     rate_fail: float = attrs.field(default=0.0, validator=_rate)
     retry_after: float = 1.0
     seed: int = 0
-    routes: Collection[str] | None = None
+    routes: Collection[str] | None = attrs.field(default=None, validator=_routes)
     statuses_5xx: tuple[int, ...] = (500, 502, 503)
 
     def rate(self, kind: str) -> float:

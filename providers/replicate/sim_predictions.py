@@ -104,10 +104,23 @@ class Prediction:
     input_token_count: int = 0
     created_at: str = ""
     created_us: int = 0
+    # Formatted timestamps are cached: strftime is the costliest part of rendering.
+    _started_iso: str = attrs.field(default="", init=False, repr=False)
+    _end_iso: tuple[float, str] = attrs.field(default=(-1.0, ""), init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self.created_us = wall_us(self.created)
         self.created_at = iso_us(self.created_us)
+
+    def started_at(self) -> str:
+        if not self._started_iso:
+            self._started_iso = iso(self.started)
+        return self._started_iso
+
+    def completed_at(self) -> str:
+        if self._end_iso[0] != self.end:
+            self._end_iso = (self.end, iso(self.end))
+        return self._end_iso[1]
 
     def status(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now
@@ -224,9 +237,9 @@ def render(pred: Prediction, base: str, now: float, *, as_status: str | None = N
     count = pred.visible(now)
     body["output"] = pred.chunks[:count] if count else None
     if pred.started <= min(now, pred.end):
-        body["started_at"] = iso(pred.started)
+        body["started_at"] = pred.started_at()
     if status in TERMINAL and as_status is None:
-        body["completed_at"] = iso(pred.end)
+        body["completed_at"] = pred.completed_at()
         body["metrics"] = pred.metrics()
         if status == "failed":
             body["error"] = pred.error
