@@ -21,7 +21,9 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
     formatters = [
         {"name": f.name, "models": list(f.models)} for f in plugins.collect(hook.patchwire_formatters())
     ]
-    mappers = [{"name": m.name, "order": m.order} for m in plugins.collect(hook.patchwire_param_mappers())]
+    # The order the pipeline runs them in: ties run built-ins first (see patchwire.pipeline).
+    collected = reversed(plugins.collect(hook.patchwire_param_mappers()))
+    mappers = [{"name": m.name, "order": m.order} for m in collected]
     return {
         "plugins": [
             {
