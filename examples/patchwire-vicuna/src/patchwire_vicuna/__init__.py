@@ -1,0 +1,53 @@
+"""Vicuna v1.1's prompt format as a patchwire plugin.
+
+    A chat between a curious user and an artificial intelligence assistant. The assistant gives
+    helpful, detailed, and polite answers to the user's questions. USER: Hello! ASSISTANT: Hi!</s>USER:
+    How are you? ASSISTANT:
+
+A system message replaces the opening sentence. Installing the package is all it takes: patchwire finds
+the entry point ``vicuna`` in group ``patchwire`` and asks this module's hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import patchwire
+
+PREAMBLE = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+
+class VicunaFormatter:
+    name = "vicuna"
+    # Patterns match owner/name (and the raw reference, so "vicuna-13b:<version>" is claimed too).
+    models = ("*/vicuna-*", "vicuna-*")
+
+    def format(self, messages: Sequence[patchwire.Message]) -> str:
+        # FastChat's vicuna_v1.1: turns joined by " ", an answer closed by "</s>".
+        system = " ".join(m.text.strip() for m in messages if m.role == "system") or PREAMBLE
+        out = [system]
+        for i, m in enumerate(messages):
+            parts = m.content if isinstance(m.content, tuple) else ()
+            if any(part.type != "text" for part in parts):
+                raise patchwire.BadRequestError(
+                    f"messages[{i}] has a non-text part; the vicuna format takes text only"
+                )
+            if m.role == "system":
+                continue
+            label = "ASSISTANT" if m.role == "assistant" else "USER"
+            sep = "" if out[-1].endswith("</s>") else " "
+            out.append(f"{sep}{label}: {m.text.strip()}")
+            if m.role == "assistant":
+                out.append("</s>")
+        if not messages or messages[-1].role != "assistant":
+            sep = "" if out[-1].endswith("</s>") else " "
+            out.append(f"{sep}ASSISTANT:")
+        return "".join(out)
+
+
+@patchwire.hookimpl
+def patchwire_formatters() -> list[VicunaFormatter]:
+    return [VicunaFormatter()]
