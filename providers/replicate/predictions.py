@@ -73,25 +73,43 @@ def create_timeout(wait: int) -> aiohttp.ClientTimeout:
 
 
 class Claims:
-    """Ids of predictions this process already follows: a lost create must not be "found" as some
-    other concurrent call's identical prediction. Bounded; oldest forgotten first."""
+    """Predictions this process already follows, per API base: a lost create must not be "found" as
+    some other concurrent call's identical prediction. Bounded; oldest forgotten first."""
 
     def __init__(self, size: int = 8192) -> None:
-        self._ids: dict[str, None] = {}
+        self._ids: dict[tuple[str, str], None] = {}
         self._size = size
 
-    def add(self, pid: str) -> None:
+    def add(self, base: str, pid: str) -> None:
         ids = self._ids
-        ids[pid] = None
+        ids[base, pid] = None
         if len(ids) > self._size:
             del ids[next(iter(ids))]
 
-    def __contains__(self, pid: object) -> bool:
-        return pid in self._ids
+    def has(self, base: str, pid: str) -> bool:
+        return (base, pid) in self._ids
 
 
 def _iso(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _timestamp(value: Any) -> float:
+    """An RFC 3339 time as a Unix timestamp (Replicate writes up to nanoseconds); inf if unreadable."""
+    if not isinstance(value, str):
+        return math.inf
+    text = value.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # fromisoformat takes at most six fraction digits
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return math.inf
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
 
 
 class PredictionJob:
@@ -171,7 +189,7 @@ class PredictionJob:
         if self.prediction_id is None:
             pid = str(prediction["id"])
             self.prediction_id = pid
-            self.claims.add(pid)
+            self.claims.add(self.base, pid)
             urls = prediction.get("urls")
             urls = urls if isinstance(urls, Mapping) else {}
             get = f"{self.base}/v1/predictions/{pid}"
@@ -271,7 +289,7 @@ class PredictionJob:
         log.debug("patchwire: replicate create for %s lost (%s); looking for it", self.label, reason)
         wanted = orjson.loads(data)["input"]
         for attempt in range(FIND_ATTEMPTS):
-            found = await self._find(sent_at - CLOCK_SLACK, wanted)
+            found = await self._find(sent_at, wanted)
             if found is not None:
                 log.debug("patchwire: replicate found lost create as %s", found.get("id"))
                 self.observe(found)
@@ -290,7 +308,7 @@ class PredictionJob:
         if not isinstance(item, Mapping) or item.get("input") != wanted:
             return False
         pid = item.get("id")
-        if not isinstance(pid, str) or pid in self.claims:
+        if not isinstance(pid, str) or self.claims.has(self.base, pid):
             return False
         target = self.target
         if target.version is not None:
@@ -302,9 +320,11 @@ class PredictionJob:
         model = item.get("model")
         return model is None or str(model).lower() == str(target.model).lower()
 
-    async def _find(self, after: float, wanted: Any) -> dict[str, Any] | None:
-        url: str | None = f"{self.base}/v1/predictions?created_after={_iso(after)}"
+    async def _find(self, sent_at: float, wanted: Any) -> dict[str, Any] | None:
+        """The unclaimed prediction with our model and input created nearest to ``sent_at``."""
+        url: str | None = f"{self.base}/v1/predictions?created_after={_iso(sent_at - CLOCK_SLACK)}"
         best: dict[str, Any] | None = None
+        best_gap = math.inf
         pages = 0
         while url and pages < FIND_PAGES:
             pages += 1
@@ -312,8 +332,9 @@ class PredictionJob:
             results = page.get("results")
             for item in results if isinstance(results, list) else ():
                 if self._matches(item, wanted):
-                    # Newest first: keep the oldest match after `after`, the likeliest to be ours.
-                    best = item
+                    gap = abs(_timestamp(item.get("created_at")) - sent_at)
+                    if gap < best_gap:
+                        best, best_gap = item, gap
             nxt = page.get("next")
             url = self._link(nxt, "") if isinstance(nxt, str) and nxt else None
         return best
