@@ -77,10 +77,14 @@ class PromptFormatter(Protocol):
 
     ``models`` are shell-style patterns (``meta/meta-llama-3-*-instruct``) matched case-insensitively
     against ``owner/name`` (or the raw reference); they say which models this formatter serves.
+    Both are read-only here, so plain class attributes and frozen attrs fields satisfy the protocol.
     """
 
-    name: str
-    models: Sequence[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def models(self) -> Sequence[str]: ...
 
     def format(self, messages: Sequence[Message]) -> str: ...
 
@@ -122,8 +126,11 @@ class ParamMapper(Protocol):
     run-time registrations, so on the same input the later one wins.
     """
 
-    name: str
-    order: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def order(self) -> int: ...
 
     def map(self, call: MapCall) -> None: ...
 

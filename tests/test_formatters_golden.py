@@ -6,6 +6,7 @@ import pytest
 
 from patchwire import BadRequestError, ContentPart, Message
 from patchwire.plugins.formatters import chatml, custom, default, llama2, llama3
+from patchwire.plugins.formatters.base import Formatter
 from patchwire.router import make_template
 
 SEED = [Message("system", "Be a good human!"), Message("user", "What do you know about earth?")]
@@ -164,12 +165,12 @@ ALL = [llama3.FORMATTER, llama2.LLAMA2, llama2.MISTRAL, chatml.FORMATTER, defaul
 
 
 @pytest.mark.parametrize("formatter", ALL, ids=lambda f: f.name)
-def test_text_parts_are_joined(formatter: custom.Formatter) -> None:
+def test_text_parts_are_joined(formatter: Formatter) -> None:
     assert formatter.format([TEXT_PARTS]) == formatter.format([Message("user", "What is this?")])
 
 
 @pytest.mark.parametrize("formatter", ALL, ids=lambda f: f.name)
-def test_image_parts_are_refused(formatter: custom.Formatter) -> None:
+def test_image_parts_are_refused(formatter: Formatter) -> None:
     with pytest.raises(BadRequestError, match=r"messages\[1\] has a 'image_url' content part") as info:
         formatter.format([Message("system", "S"), IMAGE])
     assert info.value.status_code == 400
