@@ -701,6 +701,9 @@ def test_main_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--sync-status", "finished"])
     assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--fault-429", "2"])
+    assert "rate_429 must be within [0, 1]" in capsys.readouterr().err
 
 
 def test_cli_prints_url_serves_and_stops_on_sigterm() -> None:

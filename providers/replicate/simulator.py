@@ -31,15 +31,34 @@ Output is deterministic per input: chunks with leading spaces, an occasional mul
 a final "" like llama-3. At most `tokens` chunks, fewer if the input asks (`max_tokens`,
 `max_new_tokens` or `max_length`).
 
-Faults, per request from a seeded RNG (see `Faults`): 429 with `Retry-After`, 5xx, a dropped
-connection, a create that succeeds but is never answered, a stream cut mid-way, a request that
-hangs. Force exact ones with `sim.inject_fault("429", route="create", times=2)`. A prediction
-fails on purpose with input `"__fail__": "message"` (or `Faults(rate_fail=...)`).
+Faults are drawn per request from a seeded RNG, or forced for the next matching requests::
+
+    sim = ReplicateSimulator(SimulatorConfig(faults=Faults(
+        rate_429=0.1, rate_5xx=0.05, rate_drop=0.02, retry_after=0, seed=1, routes={"create", "get"})))
+    sim.inject_fault("429", route="create", times=2)  # the next two creates are throttled
+    sim.inject_fault("drop_after_create")  # next create: prediction made, answer never sent
+    sim.inject_fault("cut_stream")         # next stream: closed after >= 1 output, before done
+    sim.inject_fault("fail")               # next prediction ends "failed" with an error
+
+Kinds: `429` (with `Retry-After` and `retry_after`), `5xx`, `drop` (connection closed, nothing
+done), `drop_after_create`, `cut_stream`, `hang` (never answers), and `fail`; input
+`"__fail__": "message"` also fails a prediction. Route kinds: create, get, cancel, list, stream,
+model, version, account, deployment. Every injected fault is counted in `sim.stats.faults`.
+
+Your own models (versions may be any string; `schema_inputs` a preset name or Cog properties)::
+
+    sim.add_model("acme", "my-llm", schema_inputs="llama2", versions=["custom-llm-version-id"])
+    inputs = {"prompt": {"type": "string"}, "max_tokens": {"type": "integer", "minimum": 1}}
+    sim.add_model("acme", "chat", official=True, schema_inputs=inputs)
+    sim.add_deployment("acme", "prod", model="acme/my-llm")
 
 Inspect afterwards: `sim.predictions` (id -> `Prediction` with `.input`, `.model`, `.version`,
 `.deployment`, `.status()`, `.stream`, `.headers`, `.unknown_inputs`), `sim.requests` (recent
 requests without their Authorization header), `sim.stats` (counters, faults by kind) and
-`sim.running()`. Add your own models with `sim.add_model(...)` / `sim.add_deployment(...)`.
+`sim.running()`. Timing fields of `sim.config` (`latency`, `cold_boot`, `tokens`,
+`token_interval`, `sync_status`, `min_cancel_after`) may be changed while it runs; they apply to
+predictions created afterwards. Status `aborted` (a `Cancel-After` deadline passed before the
+prediction started) is real API behaviour that replicate-python 1.0.7 cannot parse.
 """
 
 from __future__ import annotations
@@ -157,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=args.log_level.upper())
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_forever(config_from_args(args), args.host, args.port))
+        asyncio.run(run_forever(config, args.host, args.port))
     return 0
 
 
