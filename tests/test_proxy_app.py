@@ -389,6 +389,8 @@ async def test_provider_model_strings_are_not_served_directly(client: openai.Asy
         ({"model": "llama-3", "messages": [USER], "tools": [{"type": "function"}]}, "tools"),
         ({"model": "llama-3", "messages": [USER], "api_base": "http://evil.example"}, "api_base"),
         ({"model": "llama-3", "messages": [USER], "api_key": "r8_other"}, "api_key"),
+        ({"model": "llama-3", "messages": [USER], "prompt": "raw"}, "prompt"),
+        ({"model": "llama-3", "messages": [USER], "self": 1}, "self"),
     ],
 )
 async def test_wrong_fields_are_400_naming_the_field(

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -262,3 +264,44 @@ def test_serve_command_reports_config_errors(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{config}: model_list[0] (llama-3): field 'litellm_params.api_key'" in done.stderr
     assert "NOT_SET_PW" in done.stderr
+
+
+ODD_VALUES: list[Any] = [
+    None, True, False, 0, -1, 3, 1.5, 1e300, -1e300, 2**63, "", "x", "llama-3", [], [1], ["a", 2], {},
+    {"a": 1}, [{"role": "user"}], [{"role": "user", "content": None}], {"role": "user", "content": "hi"},
+    [[[]]], "\u0000\udcff",
+]  # fmt: skip
+FIELDS = [
+    "model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
+    "n", "seed", "tools", "tool_choice", "timeout", "drop_params", "format", "stream_options", "top_k",
+    "min_tokens", "user", "logit_bias", "response_format", "presence_penalty", "frequency_penalty",
+    "prompt_template", "system_prompt", "unheard_of",
+]  # fmt: skip
+
+
+async def test_nothing_a_client_sends_is_a_500(start_proxy: Start, sim: Any) -> None:
+    """Hundreds of mangled requests (seeded, so a failure reproduces): each gets 200 or an OpenAI-shaped
+    4xx/408 refusal, never a 500, and the proxy keeps serving."""
+    rng = random.Random(20240601)
+    url = await start_proxy("llama3-proxy.yaml", sim)
+    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    statuses: set[int] = set()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            body: dict[str, Any] = {"model": "llama-3", "messages": [{"role": "user", "content": "hi"}]}
+            for field in rng.sample(FIELDS, rng.randint(1, 3)):
+                body[field] = rng.choice(ODD_VALUES)
+            if rng.random() < 0.2:
+                body["messages"] = [{"role": "user", "content": rng.choice(ODD_VALUES)}]
+            raw = json.dumps(body).encode()  # stdlib: it escapes lone surrogates
+            async with http.post(f"{url}/v1/chat/completions", data=raw, headers=headers) as resp:
+                text = await resp.text(errors="replace")
+                statuses.add(resp.status)
+                assert resp.status != 500, (body, text)
+                if resp.status != 200:
+                    error = json.loads(text)["error"]
+                    assert isinstance(error["message"], str) and error["message"], (body, text)
+        async with client_for(url) as client:
+            response = await client.chat.completions.create(model="llama-3", messages=SEED_MESSAGES)
+        assert response.choices[0].message.content
+    assert {200, 400} <= statuses, statuses

@@ -75,6 +75,14 @@ def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, 
             raise BadRequestError(
                 f"{name} cannot be set by a request; the proxy's config sets it for each model", param=name
             )
+    if "prompt" in data:
+        raise BadRequestError(
+            "prompt cannot be set by a request: the proxy builds it from messages with the model's "
+            "format (use /v1/chat/completions with messages)",
+            param="prompt",
+        )
+    if "self" in data:  # would collide with the router method's own argument
+        raise BadRequestError("self is not a parameter any model takes", param="self")
     for name in PLATFORM_ONLY:
         data.pop(name, None)
     stream = data.pop("stream", None)
