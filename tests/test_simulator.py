@@ -14,7 +14,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from patchwire.providers.replicate.sim_predictions import sse_event
 from patchwire.providers.replicate.simulator import (
     Faults,
     ReplicateSimulator,
@@ -450,6 +453,12 @@ async def test_sse_framing(start: Start, http: aiohttp.ClientSession) -> None:
     assert all(i.split(":")[0].isdigit() for i in ids) and len(set(ids)) == len(ids)
     assert events[-1] == {"event": "done", "id": ids[-1], "data": "{}"}
     assert text.endswith("\n\n")
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="\r", blacklist_categories=("Cs",))))
+def test_sse_event_round_trips_any_chunk(chunk: str) -> None:
+    (event,) = parse_sse(sse_event("output", "1:0", chunk).decode())
+    assert event == {"event": "output", "id": "1:0", "data": chunk}
 
 
 async def test_sse_last_event_id_replays_only_later_events(start: Start, http: aiohttp.ClientSession) -> None:
