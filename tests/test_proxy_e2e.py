@@ -275,7 +275,7 @@ FIELDS = [
     "model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
     "n", "seed", "tools", "tool_choice", "timeout", "drop_params", "format", "stream_options", "top_k",
     "min_tokens", "user", "logit_bias", "response_format", "presence_penalty", "frequency_penalty",
-    "prompt_template", "system_prompt", "unheard_of",
+    "prompt_template", "system_prompt", "unheard_of", "self", "prompt", "api_base", "api_key", "store",
 ]  # fmt: skip
 
 
