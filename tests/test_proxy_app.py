@@ -23,8 +23,8 @@ from patchwire.proxy import parse_config, serve_app
 from patchwire.proxy.app import check_exposure
 
 KEY = "sk-proxy-test-1234"
-SYSTEM = {"role": "system", "content": "Be a good human!"}
-USER = {"role": "user", "content": "What do you know about earth?"}
+SYSTEM: Any = {"role": "system", "content": "Be a good human!"}
+USER: Any = {"role": "user", "content": "What do you know about earth?"}
 
 
 class FakeProvider:
@@ -190,7 +190,7 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 async def test_chat_completion_with_openai_client(client: openai.AsyncOpenAI, provider: FakeProvider) -> None:
-    response = await client.chat.completions.create(model="llama-3", messages=[SYSTEM, USER])  # type: ignore[list-item]
+    response = await client.chat.completions.create(model="llama-3", messages=[SYSTEM, USER])
     assert response.choices[0].message.content == "Earth is round."
     assert response.choices[0].finish_reason == "stop"
     assert response.usage is not None and response.usage.total_tokens == 8
@@ -206,7 +206,7 @@ async def test_request_parameters_override_config_defaults_and_extras_pass_throu
 ) -> None:
     await client.chat.completions.create(
         model="llama-3",
-        messages=[USER],  # type: ignore[list-item]
+        messages=[USER],
         max_tokens=5,
         extra_body={"top_k": 20, "min_tokens": 2, "store": True},
     )
@@ -219,7 +219,7 @@ async def test_streamed_chat_completion_with_openai_client(client: openai.AsyncO
     stream = await client.chat.completions.create(
         model="llama-3",
         messages=[SYSTEM, USER],
-        stream=True,  # type: ignore[list-item]
+        stream=True,
     )
     chunks = [chunk async for chunk in stream]
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Earth is round."
@@ -289,7 +289,7 @@ async def test_seed_curl_body_with_trailing_comma_is_a_helpful_400(
 async def test_wrong_key_raises_authentication_error(proxy_url: str) -> None:
     async with openai.AsyncOpenAI(base_url=f"{proxy_url}/v1", api_key="sk-wrong", max_retries=0) as c:
         with pytest.raises(openai.AuthenticationError) as info:
-            await c.chat.completions.create(model="llama-3", messages=[USER])  # type: ignore[list-item]
+            await c.chat.completions.create(model="llama-3", messages=[USER])
     assert "sk-wrong" not in str(info.value)
 
 
@@ -362,14 +362,14 @@ def test_without_keys_a_public_host_is_refused_unless_allowed() -> None:
 
 async def test_unknown_model_is_not_found_listing_available_ones(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as info:
-        await client.chat.completions.create(model="gpt-4", messages=[USER])  # type: ignore[list-item]
+        await client.chat.completions.create(model="gpt-4", messages=[USER])
     assert "llama-3" in info.value.message
 
 
 async def test_provider_model_strings_are_not_served_directly(client: openai.AsyncOpenAI) -> None:
     # Only configured aliases: clients must not spend the proxy's keys on arbitrary models.
     with pytest.raises(openai.NotFoundError):
-        await client.chat.completions.create(model="fake/meta/llama", messages=[USER])  # type: ignore[list-item]
+        await client.chat.completions.create(model="fake/meta/llama", messages=[USER])
 
 
 @pytest.mark.parametrize(
@@ -446,7 +446,7 @@ async def test_patchwire_errors_keep_their_status_and_retry_after(
         await client.chat.completions.create(
             model="llama-3",
             messages=[USER],
-            extra_body={"rate_limited": True},  # type: ignore[list-item]
+            extra_body={"rate_limited": True},
         )
     assert info.value.response.headers["Retry-After"] == "7"
     assert info.value.message.endswith("slow down")
@@ -479,7 +479,7 @@ async def test_error_after_the_stream_started_is_the_last_event(
         model="llama-3",
         messages=[USER],
         stream=True,
-        extra_body={"fail_stream": True},  # type: ignore[list-item]
+        extra_body={"fail_stream": True},
     )
     with pytest.raises(openai.APIError, match="out of memory"):
         async for _ in stream:
@@ -586,7 +586,7 @@ async def test_one_log_line_per_request_without_the_key(
     proxy_url: str, client: openai.AsyncOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="patchwire.proxy"):
-        await client.chat.completions.create(model="llama-3", messages=[USER])  # type: ignore[list-item]
+        await client.chat.completions.create(model="llama-3", messages=[USER])
     lines = [r.getMessage() for r in caplog.records if r.name == "patchwire.proxy"]
     assert len(lines) == 1
     (line,) = lines
