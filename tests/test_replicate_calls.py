@@ -343,3 +343,15 @@ async def test_prediction_canceled_elsewhere_is_a_provider_error(start_simulator
         with pytest.raises(ProviderError) as info:
             await task
     assert "canceled" in str(info.value)
+
+
+async def test_prefer_wait_zero_creates_without_waiting_and_polls(start_simulator: StartSimulator) -> None:
+    running = await start_simulator(latency=0.05, tokens=6)
+    async with router_with(ReplicateProvider(prefer_wait=0)) as router:
+        response = await router.acompletion(
+            "replicate/meta/meta-llama-3-8b-instruct", MSGS, api_key=TEST_KEY, api_base=running.url
+        )
+    (create,) = creates(running.sim)
+    assert "Prefer" not in create.headers
+    assert running.sim.stats.by_route["get"] >= 1
+    assert response.choices[0].message.content == "".join(only_prediction(running.sim).chunks)

@@ -118,13 +118,11 @@ class PredictionJob:
     __slots__ = (
         "auth",
         "base",
-        "cancel_url",
         "claims",
         "create_task",
         "deadline",
         "finished",
         "gate",
-        "get_url",
         "inputs",
         "label",
         "prediction_id",
@@ -132,8 +130,8 @@ class PredictionJob:
         "rebase_links",
         "session",
         "status",
-        "stream_url",
         "target",
+        "urls",
         "wait",
     )
 
@@ -167,9 +165,7 @@ class PredictionJob:
         #: The ``Prefer: wait`` the create asked for (how long its answer may take).
         self.wait = 0
         self.prediction_id: str | None = None
-        self.get_url: str | None = None
-        self.cancel_url: str | None = None
-        self.stream_url: str | None = None
+        self.urls: Mapping[str, Any] = {}
         self.status: str | None = None
         self.create_task: asyncio.Task[dict[str, Any]] | None = None
         #: True once nothing is left to cancel (terminal status seen, or cancel sent).
@@ -185,18 +181,14 @@ class PredictionJob:
     def observe(self, prediction: Mapping[str, Any]) -> str:
         """Record what a prediction object says (id, links, status); returns the status."""
         status = prediction.get("status")
-        status = status if isinstance(status, str) else "starting"
+        if status.__class__ is not str:
+            status = "starting"
         if self.prediction_id is None:
             pid = str(prediction["id"])
             self.prediction_id = pid
             self.claims.add(self.base, pid)
             urls = prediction.get("urls")
-            urls = urls if isinstance(urls, Mapping) else {}
-            get = f"{self.base}/v1/predictions/{pid}"
-            self.get_url = self._link(urls.get("get"), get)
-            self.cancel_url = self._link(urls.get("cancel"), f"{get}/cancel")
-            stream = urls.get("stream")
-            self.stream_url = self._link(stream, "") if stream else None
+            self.urls = urls if isinstance(urls, Mapping) else {}
             log.debug("patchwire: replicate %s: prediction %s is %s", self.label, pid, status)
         elif status != self.status:
             log.debug("patchwire: replicate prediction %s: %s -> %s", self.prediction_id, self.status, status)
@@ -204,6 +196,22 @@ class PredictionJob:
         if status in TERMINAL:
             self.finished = True
         return status
+
+    # Links are resolved when first needed: a prediction done in one round trip needs none.
+
+    @property
+    def get_url(self) -> str:
+        return self._link(self.urls.get("get"), f"{self.base}/v1/predictions/{self.prediction_id}")
+
+    @property
+    def cancel_url(self) -> str:
+        fallback = f"{self.base}/v1/predictions/{self.prediction_id}/cancel"
+        return self._link(self.urls.get("cancel"), fallback)
+
+    @property
+    def stream_url(self) -> str | None:
+        stream = self.urls.get("stream")
+        return self._link(stream, "") if stream else None
 
     # -- create --------------------------------------------------------------------------------
 
@@ -234,22 +242,24 @@ class PredictionJob:
             # cancel it (the process died). Replicate's minimum is 5 s.
             "Cancel-After": f"{max(5, math.ceil(remaining) + 5)}s",
         }
-        if stream:
+        if stream or not self.prefer_wait:
             timeout = READ
         else:
             self.wait = wait = max(1, min(self.prefer_wait, int(remaining) - 1))
             headers["Prefer"] = f"wait={wait}"
             timeout = create_timeout(wait)
-        backoff = Backoff(base=0.5, cap=10.0, max_attempts=8)
+        backoff = None
         gate = self.gate
+        debug = log.isEnabledFor(logging.DEBUG)
         while True:
             if gate is not None:
                 await gate.acquire_create()
             sent_at = time.time()
-            started = loop.time()
+            started = loop.time() if debug else 0.0
             try:
                 answer = await send(self.session, "POST", url, headers=headers, data=data, timeout=timeout)
             except NotSent as exc:
+                backoff = backoff or Backoff(base=0.5, cap=10.0, max_attempts=8)
                 delay = backoff.next_delay()
                 if backoff.exhausted or not await sleep_before(self.deadline, delay):
                     raise ServiceUnavailableError(
@@ -261,7 +271,8 @@ class PredictionJob:
             except Lost as exc:
                 return await self._recover(sent_at, data, exc.reason)
             status = answer.status
-            log.debug("patchwire: replicate POST %s -> %s in %.3fs", url, status, loop.time() - started)
+            if debug:
+                log.debug("patchwire: replicate POST %s -> %s in %.3fs", url, status, loop.time() - started)
             if status < 300:
                 prediction = parse_body(answer.body)
                 if not isinstance(prediction, dict) or not prediction.get("id"):
@@ -271,6 +282,7 @@ class PredictionJob:
             if status in (429, 503):
                 # Refusals: nothing was created, so trying again is safe.
                 hint = retry_after(answer.headers, parse_body(answer.body))
+                backoff = backoff or Backoff(base=0.5, cap=10.0, max_attempts=8)
                 delay = backoff.next_delay(hint)
                 log.debug("patchwire: replicate create refused (%s); retrying in %.2fs", status, delay)
                 if backoff.exhausted or loop.time() + delay >= self.deadline:
@@ -383,7 +395,6 @@ class PredictionJob:
                 raise error
 
     async def get(self) -> dict[str, Any]:
-        assert self.get_url is not None
         prediction = await self.read(self.get_url, what=f"prediction {self.prediction_id}")
         self.observe(prediction)
         return prediction
@@ -436,7 +447,7 @@ class PredictionJob:
 
     async def cancel(self) -> None:
         """``POST .../cancel``, best effort: two tries within CANCEL_BUDGET, errors only logged."""
-        url = self.cancel_url or f"{self.base}/v1/predictions/{self.prediction_id}/cancel"
+        url = self.cancel_url
         try:
             async with asyncio.timeout(CANCEL_BUDGET):
                 for _ in range(2):

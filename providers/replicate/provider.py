@@ -33,6 +33,7 @@ log = logging.getLogger("patchwire")
 
 #: Seconds a create holds the connection (``Prefer: wait=N``). Short on purpose: a call cancelled
 #: while its create is in flight only learns the prediction's id (to cancel it) when the create answers.
+#: ``ReplicateProvider(prefer_wait=0)`` sends no ``Prefer`` header and polls from the start.
 PREFER_WAIT = 5
 #: A schema fetch that takes longer than this is given up (the call goes on without a schema).
 SCHEMA_BUDGET = 10.0
@@ -44,8 +45,8 @@ class ReplicateProvider:
     name = "replicate"
 
     def __init__(self, *, prefer_wait: int = PREFER_WAIT) -> None:
-        if not 1 <= prefer_wait <= 60:
-            raise ValueError("prefer_wait must be between 1 and 60 seconds")
+        if not 0 <= prefer_wait <= 60:
+            raise ValueError("prefer_wait must be between 0 (no Prefer: wait, poll at once) and 60 seconds")
         self.prefer_wait = prefer_wait
         self._targets: dict[ModelRef, CreateTarget] = {}
         self._claims = Claims()

@@ -81,7 +81,11 @@ def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str
 
 
 def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str, Any]) -> ChatResponse:
-    text = join_output(prediction.get("output"))
+    output = prediction.get("output")
+    try:
+        text = "".join(output) if output.__class__ is list else join_output(output)
+    except TypeError:  # a list with something other than strings
+        text = join_output(output)
     usage = usage_of(prediction, inputs, text)
     return ChatResponse(
         id=str(prediction.get("id", "")),
