@@ -49,7 +49,7 @@ class BenchConfig:
     seed: int = 0
     api_base: str | None = None
     compare: tuple[str, ...] = ()
-    repeat: int = 1
+    repeat: int = 3
     connections: int = 1000
     #: Seconds one side's whole run may take before it is stopped (each prediction gets as long).
     time_limit: float = 300.0

@@ -64,7 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="Python with litellm and patchwire installed, for --compare litellm (default: this one)",
     )
-    add("--repeat", type=int, default=1, metavar="R", help="runs per side; the report shows medians")
+    add(
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="R",
+        help="runs per side, interleaved; the report shows medians (default 3)",
+    )
     add("--connections", type=int, default=1000, help="connection pool size, both sides (default 1000)")
     add("--time-limit", type=float, default=300.0, help="seconds one side's run may take (default 300)")
     add(
