@@ -19,6 +19,7 @@ from patchwire.providers.replicate import (
 )
 from patchwire.providers.replicate.bench_config import MESSAGES, MODEL, parse_concurrency, parse_faults
 from patchwire.providers.replicate.bench_measure import percentile
+from patchwire.providers.replicate.bench_patchwire import make_router
 from patchwire.providers.replicate.refs import create_target, parse_ref
 
 KEY = "r8_bench-test"
@@ -32,12 +33,12 @@ def test_baseline_follows_the_providers_polling_schedule() -> None:
     assert bench_baseline.TERMINAL == predictions.TERMINAL
 
 
-@pytest.mark.parametrize("mode", ["wait", "stream"])
+@pytest.mark.parametrize("mode", ["wait", "poll", "stream"])
 async def test_baseline_sends_the_same_requests_as_patchwire(start_simulator: Any, mode: str) -> None:
     running = await start_simulator(latency=0.0, tokens=4)
     sim, url = running.sim, running.url
     messages = [dict(m) for m in MESSAGES]
-    async with patchwire.Router() as router:
+    async with make_router(mode, 10) as router:
         result = await router.acompletion(
             MODEL, messages, api_base=url, api_key=KEY, max_tokens=4, stream=mode == "stream", timeout=60
         )

@@ -1,0 +1,54 @@
+"""Throughput and latency against concurrency: patchwire beside the bare-aiohttp baseline.
+
+    python benchmarks/throughput_sweep.py [--requests 2000] [--concurrency 1,10,100,1000] [--mode wait]
+                                          [--plot sweep.png] [--litellm-python /tmp/llvenv/bin/python]
+
+The same as ``patchwire bench --concurrency 1,10,100,1000 --requests 2000 --plot sweep.png``; at
+concurrency 1 and 10 the run is capped to 50 x concurrency predictions so it ends in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from patchwire.providers.replicate import bench, bench_report
+from patchwire.providers.replicate.bench_config import BenchConfig, check, parse_concurrency
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", default="1,10,100,1000")
+    parser.add_argument("--mode", default="wait", choices=("wait", "poll", "stream"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--plot", default=None)
+    parser.add_argument("--litellm-python", default=None)
+    args = parser.parse_args()
+    reports = []
+    for c in parse_concurrency(args.concurrency):
+        config = check(
+            BenchConfig(
+                requests=min(args.requests, 50 * c),
+                concurrency=(c,),
+                mode=args.mode,
+                repeat=args.repeat,
+                compare=("litellm",) if args.litellm_python else (),
+            )
+        )
+        reports.append(bench.run(config, litellm_python=args.litellm_python))
+    merged = {**reports[0], "runs": [run for r in reports for run in r["runs"]]}
+    merged["config"] = {
+        **merged["config"],
+        "requests": args.requests,
+        "concurrency": [run["concurrency"] for run in merged["runs"]],
+    }
+    print(bench_report.render(merged), end="")
+    if args.plot:
+        from patchwire.providers.replicate.bench_plot import plot
+
+        plot(merged, args.plot)
+        print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
