@@ -88,6 +88,9 @@ UNSUPPORTED = (
     "parallel_tool_calls",
 )
 
+#: Inputs patchwire makes itself: a parameter of that name would silently replace the formatted prompt.
+BUILT_FROM_MESSAGES = ("prompt",)
+
 #: Parameters that are about the call, not the model: never passed to a mapper.
 CALL_ONLY = ("user", "stream_options", "n")
 
@@ -104,6 +107,12 @@ def check_params(params: Mapping[str, Any], *, drop_params: bool) -> dict[str, A
             check(name, value)
             if name in CALL_ONLY:
                 continue
+        elif name in BUILT_FROM_MESSAGES:
+            raise BadRequestError(
+                f"{name} is built from messages by the model's prompt format; pass the text as a "
+                "message instead (format='default' sends a lone user message as written)",
+                param=name,
+            )
         elif name in UNSUPPORTED:
             if drop_params:
                 continue

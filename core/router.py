@@ -103,6 +103,7 @@ class Router:
 
     async def acompletion(
         self,
+        /,
         model: str,
         messages: Iterable[Any],
         *,

@@ -165,6 +165,7 @@ async def test_a_wrapper_can_answer_without_calling_the_provider() -> None:
         ("fake/acme/chat", MESSAGES, {"tools": [{}]}, "drop_params=True"),
         ("fake/acme/chat", MESSAGES, {"timeout": -1}, "timeout must be a positive number"),
         ("fake/acme/chat", MESSAGES, {"stream": "yes"}, "stream must be true or false"),
+        ("fake/acme/chat", MESSAGES, {"prompt": "raw"}, "prompt is built from messages"),
     ],
 )
 async def test_bad_input_raises_before_any_provider_call(
@@ -263,3 +264,10 @@ async def test_register_prompt_template_checks_its_fields() -> None:
     router = patchwire.Router(plugins=plugins)
     with pytest.raises(BadRequestError, match=r"roles\.user has unknown keys"):
         router.register_prompt_template("fake/acme/chat", roles={"user": {"prefix": "x"}})
+
+
+async def test_a_parameter_named_self_is_just_a_parameter() -> None:
+    plugins, provider = fake_plugins()
+    async with patchwire.Router(plugins=plugins) as router:
+        await router.acompletion("fake/acme/chat", MESSAGES, **{"self": 1})
+    assert provider.calls[0].inputs["self"] == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import patchwire
 from patchwire import BadRequestError, InputSchema, InputSpec, MapCall, Message, ModelRef, PromptFormatter
 from patchwire.plugins.formatters import default, llama2, llama3
 from patchwire.plugins.params import openai_params
@@ -266,3 +267,21 @@ def test_model_ref_of_a_deployment_has_no_name_rule_surprises() -> None:
     for mapper in MAPPERS:
         mapper.map(call)
     assert call.inputs == {"prompt": "P", "max_new_tokens": 3}
+
+
+async def test_explicit_length_name_passes_through_for_a_model_no_rule_knows(
+    start_simulator: Any, replicate_key: str
+) -> None:
+    # A bare version id has no schema and no name rule: the caller's max_length is kept, not guessed.
+    running = await start_simulator(latency=0.0, tokens=4)
+    running.sim.add_model("acme", "t5ish", schema_inputs="llama2", versions=("custom-llm-version-id",))
+    router = patchwire.Router()
+    await router.acompletion(
+        "replicate/custom-llm-version-id",
+        [{"role": "user", "content": "hi"}],
+        api_base=running.url,
+        max_length=7,
+    )
+    (prediction,) = running.sim.predictions.values()
+    assert prediction.input.get("max_length") == 7 and "max_new_tokens" not in prediction.input
+    await router.aclose()

@@ -17,7 +17,9 @@ def map_aliases(call: MapCall) -> None:
         given = [name for name in family if name in call.params]
         if not given:
             continue
-        target = family_name(family, call.ref, call.schema)
+        # A name the caller chose is only renamed on evidence (the schema, or a rule for this model
+        # family): for a model nobody knows, the caller's `max_length` is better than our guess.
+        target = family_name(family, call.ref, call.schema, fallback=False)
         if target is None:
             continue  # no rule, no schema entry: pass through (schema_check judges it)
         for name in given:

@@ -33,15 +33,17 @@ def matches(ref: ModelRef, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
 
 
-def family_name(family: Sequence[str], ref: ModelRef, schema: InputSchema | None) -> str | None:
+def family_name(
+    family: Sequence[str], ref: ModelRef, schema: InputSchema | None, *, fallback: bool = True
+) -> str | None:
     """The name this model takes for ``family``; None if it has none (or, without a schema, if no
-    rule says)."""
+    rule says). ``fallback=False`` answers None rather than guess for a model no rule knows."""
     if schema is not None:
         return next((name for name in family if name in schema), None)
     for patterns, max_name, min_name in NAME_RULES:
         if matches(ref, patterns):
             return max_name if family == MAX_TOKENS else min_name
-    return FALLBACK_MAX if family == MAX_TOKENS else None
+    return FALLBACK_MAX if fallback and family == MAX_TOKENS else None
 
 
 def family_of(name: str) -> tuple[str, ...] | None:
