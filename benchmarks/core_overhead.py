@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from core_fakes import FakeProvider, Formatter, Plugin  # noqa: E402
+from core_fakes import FakeProvider, Formatter, Plugin
 
-import patchwire  # noqa: E402
-from patchwire.interfaces import ProviderCall, ProviderContext  # noqa: E402
-from patchwire.types import ChatRequest, Message  # noqa: E402
+import patchwire
+from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.types import ChatRequest, Message
 
 MESSAGES = [{"role": "system", "content": "Be a good human!"}, {"role": "user", "content": "Hi"}]
 
