@@ -26,6 +26,7 @@ import aiohttp
 import orjson
 
 from patchwire.errors import (
+    NotFoundError,
     PatchwireError,
     ServiceUnavailableError,
     UnknownOutcomeError,
@@ -125,6 +126,7 @@ class PredictionJob:
         "gate",
         "inputs",
         "label",
+        "pinned",
         "prediction_id",
         "prefer_wait",
         "rebase_links",
@@ -149,6 +151,7 @@ class PredictionJob:
         label: str,
         claims: Claims,
         prefer_wait: int,
+        pinned: dict[tuple[str, str], CreateTarget] | None = None,
     ) -> None:
         self.session = session
         self.auth = {"Authorization": f"Bearer {key}"}
@@ -162,6 +165,9 @@ class PredictionJob:
         self.label = label
         self.claims = claims
         self.prefer_wait = prefer_wait
+        #: Where a model that is not official turned out to be runnable (its latest version), per
+        #: (API base, owner/name): shared by the provider's calls so the lookup is made once.
+        self.pinned = pinned if pinned is not None else {}
         #: The ``Prefer: wait`` the create asked for (how long its answer may take).
         self.wait = 0
         self.prediction_id: str | None = None
@@ -294,7 +300,32 @@ class PredictionJob:
                 continue
             if status >= 500:
                 return await self._recover(sent_at, data, f"HTTP {status}")
+            if status == 404 and self.target.version is None and self.target.deployment is None:
+                # Not an official model (the seed's "owner/name" strings): nothing was created, so
+                # creating by its latest version instead is safe.
+                self.target = await self._latest_version_target()
+                body["version"] = self.target.version
+                data = orjson.dumps(body)
+                url = self.base + self.target.path
+                continue
             raise http_error(status, answer.body, answer.headers, what=self.label)
+
+    async def _latest_version_target(self) -> CreateTarget:
+        """Where to create predictions of a model Replicate cannot run by name: its latest version."""
+        slug = str(self.target.model)
+        model = await self.read(f"{self.base}/v1/models/{slug}", what=f"model {slug}")
+        latest = model.get("latest_version")
+        version = latest.get("id") if isinstance(latest, Mapping) else None
+        if not isinstance(version, str) or not version:
+            raise NotFoundError(
+                f"{self.label}: {slug} is not an official model, so Replicate runs it only by version, "
+                f"and it has no published version to use; pin one: 'replicate/{slug}:<version>'",
+                provider="replicate",
+            )
+        log.debug("patchwire: replicate %s is not an official model; creating by version %s", slug, version)
+        target = CreateTarget("/v1/predictions", version, slug, None)
+        self.pinned[self.base, slug] = target
+        return target
 
     async def _recover(self, sent_at: float, data: bytes, reason: str) -> dict[str, Any]:
         """Find the prediction a create of unknown outcome may have made; never resend it."""

@@ -50,6 +50,8 @@ class ReplicateProvider:
         self.prefer_wait = prefer_wait
         self._targets: dict[ModelRef, CreateTarget] = {}
         self._claims = Claims()
+        #: Models found not to be official, per (API base, owner/name): created by their latest version.
+        self._pinned: dict[tuple[str, str], CreateTarget] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -177,10 +179,13 @@ class ReplicateProvider:
         target = self._targets.get(ref)
         if target is None:
             target = self._targets[ref] = create_target(ref)
+        base = normalize_base(context.api_base)
+        if self._pinned and target.version is None and target.model is not None:
+            target = self._pinned.get((base, target.model), target)
         return PredictionJob(
             session=context.session,
             key=key,
-            base=normalize_base(context.api_base),
+            base=base,
             rebase_links=bool(context.api_base),
             deadline=context.deadline,
             gate=context.gate,
@@ -189,6 +194,7 @@ class ReplicateProvider:
             label=f"replicate/{ref.raw}",
             claims=self._claims,
             prefer_wait=self.prefer_wait,
+            pinned=self._pinned,
         )
 
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
