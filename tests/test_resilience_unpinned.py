@@ -41,9 +41,9 @@ async def test_seed_unpinned_model_runs_its_latest_version(
             model, MSGS, api_key=TEST_KEY, api_base=running.url, stream=stream, max_tokens=6
         )
         if stream:
-            text = "".join([c.choices[0].delta.content or "" async for c in result])  # type: ignore[union-attr]
+            text = "".join([c.choices[0].delta.content or "" async for c in result])
         else:
-            text = result.choices[0].message.content  # type: ignore[union-attr]
+            text = result.choices[0].message.content
         assert text
     predictions = list(running.sim.predictions.values())
     assert len(predictions) == 2
