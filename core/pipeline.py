@@ -13,7 +13,15 @@ from typing import Any
 import attrs
 
 from patchwire.errors import BadRequestError
-from patchwire.interfaces import CallWrapper, ParamMapper, PromptFormatter, Provider
+from patchwire.interfaces import (
+    CallNext,
+    CallResult,
+    CallWrapper,
+    ParamMapper,
+    PromptFormatter,
+    Provider,
+    ProviderCall,
+)
 from patchwire.manager import Plugins
 from patchwire.types import ModelRef, PromptTemplate
 
@@ -39,6 +47,28 @@ class Pipeline:
     formatter: PromptFormatter | None
     mappers: tuple[ParamMapper, ...]
     wrappers: tuple[CallWrapper, ...]
+    #: The provider's call wrapped in every wrapper, built once (not per call).
+    call_complete: CallNext = attrs.field(init=False)
+    call_stream: CallNext = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
+        object.__setattr__(self, "call_stream", _chain(self.provider.stream, self.wrappers))
+
+
+def _chain(base: CallNext, wrappers: Sequence[CallWrapper]) -> CallNext:
+    invoke = base
+    for wrapper in reversed(wrappers):  # the highest-precedence wrapper ends up outermost
+        invoke = _wrap(wrapper, invoke)
+    return invoke
+
+
+def _wrap(wrapper: CallWrapper, call_next: CallNext) -> CallNext:
+    async def wrapped(call: ProviderCall) -> CallResult:
+        result: CallResult = await wrapper.wrap(call, call_next)
+        return result
+
+    return wrapped
 
 
 def providers_by_name(plugins: Plugins) -> dict[str, Provider]:

@@ -26,14 +26,7 @@ from patchwire.errors import (
 )
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import (
-    CallNext,
-    CallResult,
-    CallWrapper,
-    MapCall,
-    ProviderCall,
-    ProviderContext,
-)
+from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
 from patchwire.params import check_params
 from patchwire.pipeline import (
@@ -271,29 +264,49 @@ class Router:
 
     async def _run(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
         provider = pipeline.provider
+        # A backstop for providers that overrun the deadline: cheaper than asyncio.timeout on every call,
+        # and a provider that honours context.deadline never sees it fire.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        fired = False
+
+        def fire() -> None:
+            nonlocal fired
+            fired = True
+            if task is not None:
+                task.cancel()
+
+        backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
         try:
-            async with asyncio.timeout(request.timeout + DEADLINE_GRACE):
-                inputs: dict[str, Any] = {}
-                if pipeline.formatter is not None:
-                    inputs["prompt"] = pipeline.formatter.format(request.messages)
+            inputs: dict[str, Any] = {}
+            if pipeline.formatter is not None:
+                inputs["prompt"] = pipeline.formatter.format(request.messages)
+            cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
+            if cached is not None and cached[0] is not None:
+                schema: InputSchema | None = cached[0]
+            else:
                 schema = await self._schema(pipeline, context)
-                mapping = MapCall(
-                    ref=pipeline.ref,
-                    schema=schema,
-                    params=dict(request.params),
-                    inputs=inputs,
-                    drop_params=request.drop_params,
-                    formatter=pipeline.formatter,
-                )
-                for mapper in pipeline.mappers:
-                    mapper.map(mapping)
-                inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
-                call = ProviderCall(request=request, inputs=inputs, context=context)
-                invoke = _chain(pipeline, request.stream)
-                return await invoke(call)
+            mapping = MapCall(
+                ref=pipeline.ref,
+                schema=schema,
+                params=dict(request.params),
+                inputs=inputs,
+                drop_params=request.drop_params,
+                formatter=pipeline.formatter,
+            )
+            for mapper in pipeline.mappers:
+                mapper.map(mapping)
+            inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
+            call = ProviderCall(request=request, inputs=inputs, context=context)
+            invoke = pipeline.call_stream if request.stream else pipeline.call_complete
+            return await invoke(call)
         except PatchwireError:
             raise
-        except TimeoutError:
+        except (TimeoutError, asyncio.CancelledError):
+            if not fired:
+                raise
+            if task is not None:
+                task.uncancel()
             raise Timeout(
                 f"{request.model} did not finish within timeout={request.timeout:g}s; pass a larger "
                 "timeout= (cold boots can take minutes)"
@@ -304,6 +317,8 @@ class Router:
                 f"network error talking to {provider.name}: {type(exc).__name__}; "
                 "check api_base and your connection, then retry"
             ) from None
+        finally:
+            backstop.cancel()
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:
@@ -315,28 +330,6 @@ class Router:
                 del self._limits[old]
             sem = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
         return sem
-
-
-def _chain(pipeline: Pipeline, stream: bool) -> CallNext:
-    provider = pipeline.provider
-
-    async def base(call: ProviderCall) -> CallResult:
-        if stream:
-            return await provider.stream(call)
-        return await provider.complete(call)
-
-    invoke: CallNext = base
-    for wrapper in reversed(pipeline.wrappers):  # the highest-precedence wrapper ends up outermost
-        invoke = _wrap(wrapper, invoke)
-    return invoke
-
-
-def _wrap(wrapper: CallWrapper, call_next: CallNext) -> CallNext:
-    async def wrapped(call: ProviderCall) -> CallResult:
-        result: CallResult = await wrapper.wrap(call, call_next)
-        return result
-
-    return wrapped
 
 
 class _FormatterPlugin:

@@ -116,7 +116,12 @@ async def test_cancelling_a_call_propagates_and_frees_the_slot() -> None:
     plugins, provider = fake_plugins()
     started = asyncio.Event()
 
+    real_complete = provider.complete
+    block = [True]
+
     async def slow_complete(call: patchwire.ProviderCall) -> patchwire.ChatResponse:
+        if not block[0]:
+            return await real_complete(call)
         started.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
@@ -132,7 +137,7 @@ async def test_cancelling_a_call_propagates_and_frees_the_slot() -> None:
             pass
         else:
             raise AssertionError("the call must end cancelled")
-        provider.complete = type(provider).complete.__get__(provider)  # type: ignore[method-assign]
+        block[0] = False
         response = await asyncio.wait_for(
             router.acompletion("fake/acme/chat", [{"role": "user", "content": "x"}]), timeout=5
         )

@@ -7,6 +7,7 @@ from the model's name (``NAME_RULES``, first match wins), which is a guess, so t
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Sequence
 
 from patchwire import InputSchema, ModelRef
@@ -28,7 +29,9 @@ NAME_RULES: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
 FALLBACK_MAX = "max_new_tokens"
 
 
+@functools.lru_cache(maxsize=4096)
 def matches(ref: ModelRef, patterns: Sequence[str]) -> bool:
+    # Cached: without a schema this runs on every call, and fnmatch is the costliest step there.
     names = {ref.slug.lower(), ref.raw.lower()}
     return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
 
