@@ -81,9 +81,32 @@ class SSEDecoder:
             self._started = True
             if complete.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark opens the stream
                 complete = complete[3:]
+        # One decode for the whole read: the cut is at a line break, and no UTF-8 sequence contains
+        # one, so no character is split. str.splitlines would also split on U+2028 and friends, which
+        # may sit inside a chunk; only CR and LF end a line here.
+        text = complete.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        lines.pop()  # the text ends with a line break: the last piece is not a line
         events: list[ServerSentEvent] = []
-        for raw in complete.splitlines():
-            self._line(raw.decode("utf-8", "replace"), events)
+        data = self._data
+        for line in lines:
+            # The two lines of almost every LLM event come first; the rest takes the general path.
+            if line.startswith("data:"):
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif not line:
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            self._event or "message", "\n".join(data), self.last_event_id, self._retry
+                        )
+                    )
+                    data = self._data = []
+                self._event = ""
+            else:
+                self._line(line, events)
+                data = self._data
         return events
 
     def close(self) -> list[ServerSentEvent]:

@@ -84,7 +84,7 @@ class Message(_ItemAccess):
         return "".join(part.text or "" for part in content if part.type == "text")
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)  # a cache key on every call
 class ModelRef:
     """A parsed model reference: what a provider needs to address one model.
 

@@ -99,3 +99,9 @@ def test_any_split_of_the_bytes_gives_the_same_events(
     events = decode(*pieces)
     assert [e.data for e in events] == chunks
     assert [e.id for e in events] == [f"1:{i}" for i in range(len(chunks))]
+
+
+def test_unicode_line_separators_inside_a_chunk_are_data_not_line_breaks() -> None:
+    text = "a\u2028b\x0bc\x1cd\u0085e"
+    events = SSEDecoder().feed(f"event: output\nid: 1:0\ndata:  {text}\n\n".encode())
+    assert events == [ServerSentEvent("output", " " + text, "1:0")]
