@@ -56,7 +56,7 @@ def redirect_to(base: str) -> Any:
             raise RuntimeError(f"benchmark: LiteLLM tried to reach {host}; only 127.0.0.1 is allowed")
         return await send(self, request, **kwargs)
 
-    httpx.AsyncClient.send = loopback_only  # type: ignore[method-assign]
+    httpx.AsyncClient.send = loopback_only  # type: ignore[method-assign,unused-ignore]
     return litellm
 
 

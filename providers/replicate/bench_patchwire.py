@@ -19,7 +19,7 @@ class _ProviderPlugin:
     def __init__(self, provider: ReplicateProvider) -> None:
         self.provider = provider
 
-    @patchwire.hookimpl  # type: ignore[untyped-decorator]  # pluggy's marker is untyped for mypy
+    @patchwire.hookimpl
     def patchwire_providers(self) -> list[Any]:
         return [self.provider]
 

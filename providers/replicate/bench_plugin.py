@@ -18,7 +18,7 @@ process) or a real endpoint (--api-base). Each side runs in a fresh process of i
 and peak RSS are its own. With no options: 400 predictions, 100 at a time, simulator latency 50 ms."""
 
 
-@hookimpl  # type: ignore[untyped-decorator]  # pluggy's marker is untyped for mypy
+@hookimpl
 def patchwire_register_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "bench",
