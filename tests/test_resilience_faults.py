@@ -11,8 +11,15 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import TEST_KEY, StartSimulator
+
+import patchwire
+from patchwire import UnknownOutcomeError
+from patchwire.providers.replicate.simulator import Faults
 
 CALLS = 150
+LLAMA3 = "replicate/meta/meta-llama-3-8b-instruct"
+MSGS = [{"role": "user", "content": "Hello"}]
 
 
 def _load_soak() -> ModuleType:
@@ -60,3 +67,31 @@ def test_soak_command_line_reports_and_exits_zero_on_a_clean_run(capsys: pytest.
 def test_soak_command_line_refuses_unknown_modes() -> None:
     with pytest.raises(SystemExit):
         soak.main(["--modes", "sideways"])
+
+
+# -- creates of unknown outcome ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", soak.MODES)
+async def test_creates_cut_after_the_prediction_was_made_are_found_never_resent(mode: str) -> None:
+    faults = Faults(rate_drop_after_create=0.3, routes={"create"}, seed=3)
+    (figures,) = await soak.soak(calls=60, modes=(mode,), faults=faults)
+    assert figures.problems == []
+    assert figures.faults["drop_after_create"] >= 10
+    assert figures.duplicates == 0 and figures.orphans == 0
+    # The simulator made each of those predictions: every call finds its own and finishes.
+    assert figures.succeeded == figures.outputs_verified == figures.created == 60
+
+
+async def test_lookup_of_a_lost_create_that_keeps_failing_is_an_unknown_outcome(
+    start_simulator: StartSimulator, router: patchwire.Router
+) -> None:
+    # The create made a prediction but its answer was lost, and the list cannot be read either: the
+    # caller must learn that the prediction may be running, not merely that a read failed.
+    running = await start_simulator(faults=Faults(statuses_5xx=(502,)))
+    running.sim.inject_fault("drop_after_create", route="create")
+    running.sim.inject_fault("5xx", route="list", times=1000)
+    with pytest.raises(UnknownOutcomeError) as info:
+        await router.acompletion(LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url, timeout=4)
+    assert "not resent" in str(info.value)
+    assert running.sim.stats.by_route["create"] == 1 and running.sim.stats.created == 1

@@ -28,6 +28,7 @@ import orjson
 from patchwire.errors import (
     NotFoundError,
     PatchwireError,
+    RateLimitError,
     ServiceUnavailableError,
     UnknownOutcomeError,
 )
@@ -331,8 +332,15 @@ class PredictionJob:
         """Find the prediction a create of unknown outcome may have made; never resend it."""
         log.debug("patchwire: replicate create for %s lost (%s); looking for it", self.label, reason)
         wanted = orjson.loads(data)["input"]
+        looked = "no matching prediction shows in GET /v1/predictions"
         for attempt in range(FIND_ATTEMPTS):
-            found = await self._find(sent_at, wanted)
+            try:
+                found = await self._find(sent_at, wanted)
+            except (ServiceUnavailableError, RateLimitError) as exc:
+                # The list cannot be read: that says nothing about whether the create made one.
+                log.debug("patchwire: replicate lookup of a lost create failed: %s", exc.message)
+                looked = f"GET /v1/predictions could not be read to look for it ({exc.message})"
+                break
             if found is not None:
                 log.debug("patchwire: replicate found lost create as %s", found.get("id"))
                 self.observe(found)
@@ -340,10 +348,9 @@ class PredictionJob:
             if attempt + 1 < FIND_ATTEMPTS and not await sleep_before(self.deadline, 0.5 * (attempt + 1)):
                 break
         raise UnknownOutcomeError(
-            f"{self.label}: the create request failed after it was sent ({reason}) and no matching "
-            "prediction shows in GET /v1/predictions, so it may or may not be running. It was not "
-            "resent (that could run and bill it twice): check https://replicate.com/predictions, "
-            "then retry",
+            f"{self.label}: the create request failed after it was sent ({reason}) and {looked}, so "
+            "it may or may not be running. It was not resent (that could run and bill it twice): "
+            "check https://replicate.com/predictions, then retry",
             provider="replicate",
         )
 
