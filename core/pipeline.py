@@ -52,8 +52,16 @@ class Pipeline:
     call_stream: CallNext = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
-        object.__setattr__(self, "call_stream", _chain(self.provider.stream, self.wrappers))
+        for field, method in (("call_complete", "complete"), ("call_stream", "stream")):
+            base = getattr(self.provider, method, None) or _unsupported(self.provider, method)
+            object.__setattr__(self, field, _chain(base, self.wrappers))
+
+
+def _unsupported(provider: Provider, method: str) -> CallNext:
+    async def refuse(call: ProviderCall) -> CallResult:
+        raise BadRequestError(f"provider {provider.name!r} does not support {method} calls")
+
+    return refuse
 
 
 def _chain(base: CallNext, wrappers: Sequence[CallWrapper]) -> CallNext:
