@@ -40,9 +40,7 @@ def test_seed_llama3_example(env: None) -> None:
 def test_seed_mistral_template_example(env: None) -> None:
     config = load_config(EXAMPLES / "mistral-template-proxy.yaml")
     (route,) = config.routes["mistral-7b"]
-    assert route.model == (
-        "replicate/mistralai/mistral-7b-instruct-v0.1:83b6a56e7c828e667f21fd596c338fd4f0039b46bcfa18d973e8e70e455fda70"
-    )
+    assert route.model == "replicate/mistralai/Mistral-7B-Instruct-v0.1"  # the seed's string, unpinned
     assert route.params == {"max_tokens": 4096, "min_tokens": 2, "top_k": 20}
     template = route.template
     assert template is not None
