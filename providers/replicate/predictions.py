@@ -47,8 +47,11 @@ TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 CONNECT_TIMEOUT = 10.0
 #: Longest a read (get, list, schema) may stay silent before it counts as a lost connection.
 READ_TIMEOUT = 30.0
-#: How long an abandoned call waits for a create still in flight, beyond its ``Prefer: wait``.
+#: How long an abandoned call's caller waits for a create still in flight, beyond its ``Prefer: wait``.
 CREATE_GRACE = 1.0
+#: How long the background cleanup keeps waiting for that create's answer (which names the prediction
+#: to cancel) after the caller has gone: cutting it off sooner could leave a prediction made and unknown.
+CREATE_LIMIT = READ_TIMEOUT
 #: Total time a best-effort cancel may take.
 CANCEL_BUDGET = 3.0
 #: Polling interval: starts short (a fast model is done at once), backs off to POLL_MAX.
@@ -118,6 +121,7 @@ class PredictionJob:
     """Create, follow and cancel one call's prediction (see the module docstring)."""
 
     __slots__ = (
+        "abandoned",
         "auth",
         "base",
         "claims",
@@ -177,6 +181,8 @@ class PredictionJob:
         self.create_task: asyncio.Task[dict[str, Any]] | None = None
         #: True once nothing is left to cancel (terminal status seen, or cancel sent).
         self.finished = False
+        #: True once the caller gave up: a create not yet sent (or being retried) is not sent.
+        self.abandoned = False
 
     # -- links ---------------------------------------------------------------------------------
 
@@ -259,6 +265,8 @@ class PredictionJob:
         gate = self.gate
         debug = log.isEnabledFor(logging.DEBUG)
         while True:
+            if self.abandoned:  # nobody waits for this prediction any more: make none
+                raise ServiceUnavailableError(f"{self.label}: the call was abandoned before its create")
             if gate is not None:
                 await gate.acquire_create()
             sent_at = time.time()
@@ -461,17 +469,20 @@ class PredictionJob:
         create = self.create_task
         if self.prediction_id is None and (create is None or create.done()):
             return  # nothing was made (the create failed): nothing to cancel
+        self.abandoned = True
         task = asyncio.get_running_loop().create_task(self._abandon())
         _background.add(task)
         task.add_done_callback(_background.discard)
-        await asyncio.shield(task)
+        # The caller waits for the cancel, but only briefly for a create slow to answer: that goes on
+        # in the background. asyncio.wait neither cancels the task nor lets the caller's cancel reach it.
+        await asyncio.wait((task,), timeout=self.wait + CREATE_GRACE + CANCEL_BUDGET)
 
     async def _abandon(self) -> None:
         create = self.create_task
         if self.prediction_id is None and create is not None and not create.done():
             # The create is in flight: its answer (within Prefer: wait) tells us what to cancel.
             try:
-                await asyncio.wait_for(asyncio.shield(create), self.wait + CREATE_GRACE)
+                await asyncio.wait_for(asyncio.shield(create), self.wait + CREATE_LIMIT)
             except Exception:  # we only want the id, whatever the create did
                 pass
             if not create.done():
@@ -484,19 +495,27 @@ class PredictionJob:
         await self.cancel()
 
     async def cancel(self) -> None:
-        """``POST .../cancel``, best effort: two tries within CANCEL_BUDGET, errors only logged."""
+        """``POST .../cancel``, best effort within CANCEL_BUDGET: retried (it is idempotent) after a
+        connection error, a 429 or a 5xx; errors are only logged."""
         url = self.cancel_url
+        backoff = Backoff(base=0.1, cap=1.0, max_attempts=100)
+        deadline = asyncio.get_running_loop().time() + CANCEL_BUDGET
         try:
-            async with asyncio.timeout(CANCEL_BUDGET):
-                for _ in range(2):
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    hint = None
                     try:
                         answer = await send(self.session, "POST", url, headers=self.auth, timeout=CANCEL)
                     except TransportError as exc:
                         log.debug("patchwire: replicate cancel %s failed: %s", self.prediction_id, exc)
-                        await asyncio.sleep(0.1)
-                        continue
-                    log.debug("patchwire: replicate cancel %s -> %s", self.prediction_id, answer.status)
-                    if answer.status < 500:
+                    else:
+                        status = answer.status
+                        log.debug("patchwire: replicate cancel %s -> %s", self.prediction_id, status)
+                        if status != 429 and status < 500:
+                            return
+                        hint = retry_after(answer.headers, parse_body(answer.body))
+                    if not await sleep_before(deadline, backoff.next_delay(hint)):
+                        log.debug("patchwire: replicate cancel %s gave up", self.prediction_id)
                         return
         except TimeoutError:
             log.debug("patchwire: replicate cancel %s timed out", self.prediction_id)
