@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -183,3 +184,38 @@ async def test_clients_going_away_at_random_points_leave_nothing_running(proxy: 
     # Still serving afterwards.
     async with aiohttp.ClientSession() as http, http.get(f"{url}/v1/models", headers=headers) as resp:
         assert resp.status == 200
+
+
+# -- streams closed or dropped before their first chunk -------------------------------------------
+
+
+async def test_stream_closed_before_reading_anything_cancels_the_prediction(
+    start_simulator: StartSimulator,
+) -> None:
+    running = await start_simulator(**SLOW)
+    gate = patchwire.RateGate(in_flight=1)
+    async with patchwire.Router(plugins=plugins_for("stream"), rate_gate=gate) as router:
+        for _ in range(2):  # the second call also shows the in-flight slot was given back
+            stream = await router.acompletion(
+                LLAMA3,
+                [{"role": "user", "content": "hi"}],
+                api_key=TEST_KEY,
+                api_base=running.url,
+                stream=True,
+            )
+            await stream.aclose()
+            assert await wait_until(lambda: running.sim.running() == 0, timeout=5)
+    assert running.sim.stats.created == 2 == running.sim.stats.canceled
+
+
+async def test_stream_dropped_unread_cancels_the_prediction(start_simulator: StartSimulator) -> None:
+    # A proxy handler cancelled between getting its stream and reading it just drops the object.
+    running = await start_simulator(**SLOW)
+    async with patchwire.Router(plugins=plugins_for("stream")) as router:
+        stream: Any = await router.acompletion(
+            LLAMA3, [{"role": "user", "content": "hi"}], api_key=TEST_KEY, api_base=running.url, stream=True
+        )
+        del stream
+        gc.collect()
+        assert await wait_until(lambda: running.sim.running() == 0, timeout=5)
+    assert running.sim.stats.canceled == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -168,7 +168,11 @@ class ReplicateProvider:
             if slot is not None:
                 slot.release()
             raise
-        return self._chunks(call, job, prediction, slot)
+        chunks = self._chunks(call, job, prediction, slot)
+        # Started here (its first chunk needs no I/O), so closing the stream before reading anything,
+        # or dropping it, still runs its cleanup: an unstarted generator's aclose() does nothing.
+        first = await chunks.__anext__()
+        return _Started(first, chunks)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -216,7 +220,7 @@ class ReplicateProvider:
         job: PredictionJob,
         prediction: dict[str, Any],
         slot: asyncio.Semaphore | None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         maker = ChunkMaker(job.prediction_id or "", job.label)
         tokens = 0
         try:
@@ -256,3 +260,27 @@ class ReplicateProvider:
 def _slot(context: ProviderContext) -> asyncio.Semaphore | None:
     gate = context.gate
     return gate.slot() if gate is not None else None
+
+
+class _Started:
+    """An async generator already advanced to its first item: that item, then the rest."""
+
+    __slots__ = ("_first", "_gen")
+
+    def __init__(self, first: ChatChunk, gen: AsyncGenerator[ChatChunk, None]) -> None:
+        self._first: ChatChunk | None = first
+        self._gen = gen
+
+    def __aiter__(self) -> _Started:
+        return self
+
+    async def __anext__(self) -> ChatChunk:
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        self._first = None
+        await self._gen.aclose()
