@@ -129,6 +129,7 @@ class PredictionJob:
         "deadline",
         "finished",
         "gate",
+        "in_doubt",
         "inputs",
         "label",
         "pinned",
@@ -183,6 +184,8 @@ class PredictionJob:
         self.finished = False
         #: True once the caller gave up: a create not yet sent (or being retried) is not sent.
         self.abandoned = False
+        #: True while a create request that may have made a prediction is unanswered (or looked up).
+        self.in_doubt = False
 
     # -- links ---------------------------------------------------------------------------------
 
@@ -271,9 +274,11 @@ class PredictionJob:
                 await gate.acquire_create()
             sent_at = time.time()
             started = loop.time() if debug else 0.0
+            self.in_doubt = True  # from here until a refusal, a prediction may exist
             try:
                 answer = await send(self.session, "POST", url, headers=headers, data=data, timeout=timeout)
             except NotSent as exc:
+                self.in_doubt = False
                 backoff = backoff or Backoff(base=0.5, cap=10.0, max_attempts=8)
                 delay = backoff.next_delay()
                 if backoff.exhausted or not await sleep_before(self.deadline, delay):
@@ -296,6 +301,7 @@ class PredictionJob:
                 return prediction
             if status in (429, 503):
                 # Refusals: nothing was created, so trying again is safe.
+                self.in_doubt = False
                 hint = retry_after(answer.headers, parse_body(answer.body))
                 backoff = backoff or Backoff(base=0.5, cap=10.0, max_attempts=8)
                 delay = backoff.next_delay(hint)
@@ -312,6 +318,7 @@ class PredictionJob:
             if status == 404 and self.target.version is None and self.target.deployment is None:
                 # Not an official model (the seed's "owner/name" strings): nothing was created, so
                 # creating by its latest version instead is safe.
+                self.in_doubt = False
                 self.target = await self._latest_version_target()
                 body["version"] = self.target.version
                 data = orjson.dumps(body)
@@ -470,12 +477,19 @@ class PredictionJob:
         if self.prediction_id is None and (create is None or create.done()):
             return  # nothing was made (the create failed): nothing to cancel
         self.abandoned = True
+        if self.prediction_id is None and create is not None and not self.in_doubt:
+            create.cancel()  # not sent yet (waiting for the rate gate, or after a refusal): none made
+            return
         task = asyncio.get_running_loop().create_task(self._abandon())
         _background.add(task)
         task.add_done_callback(_background.discard)
         # The caller waits for the cancel, but only briefly for a create slow to answer: that goes on
         # in the background. asyncio.wait neither cancels the task nor lets the caller's cancel reach it.
-        await asyncio.wait((task,), timeout=self.wait + CREATE_GRACE + CANCEL_BUDGET)
+        if self.prediction_id is None and create is not None:
+            await asyncio.wait((create,), timeout=self.wait + CREATE_GRACE)
+            if not create.done():
+                return
+        await asyncio.wait((task,), timeout=CANCEL_BUDGET)
 
     async def _abandon(self) -> None:
         create = self.create_task
