@@ -7,6 +7,7 @@ leaves this module. What a caller must know is whether the request can have reac
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 
 import aiohttp
@@ -50,6 +51,9 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+#: aiohttp's threshold for its "large body as raw bytes" ResourceWarning.
+LARGE_BODY = 1 << 20
+
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
@@ -62,8 +66,11 @@ async def send(
     timeout: aiohttp.ClientTimeout,
     data: bytes | None = None,
 ) -> Answer:
+    body: bytes | io.BytesIO | None = data
+    if data is not None and len(data) > LARGE_BODY:
+        body = io.BytesIO(data)  # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB
     try:
-        async with session.request(method, url, headers=headers, data=data, timeout=timeout) as resp:
+        async with session.request(method, url, headers=headers, data=body, timeout=timeout) as resp:
             body = await resp.read()
             return Answer(resp.status, resp.headers, body)
     except aiohttp.InvalidURL:
