@@ -29,6 +29,9 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",  # nginx and friends must not buffer the tokens
 }
 DONE = b"data: [DONE]\n\n"
+#: Deepest nesting of arrays/objects accepted in a request body. orjson parses up to 1024 levels, but
+#: code downstream that recurses (repr() in error messages, orjson.dumps: 254) fails far sooner.
+MAX_NESTING = 100
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
@@ -48,7 +51,24 @@ def parse_body(body: bytes) -> dict[str, Any]:
             f'the request body must be a JSON object like {{"model": "...", "messages": [...]}}, '
             f"not {type(data).__name__}"
         )
+    if _deeper_than(data, MAX_NESTING):
+        raise BadRequestError(
+            f"the request body nests arrays/objects more than {MAX_NESTING} levels deep; no chat "
+            "request needs that"
+        )
     return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests containers more than ``limit`` levels deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
