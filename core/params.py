@@ -8,18 +8,28 @@ keys without a word, which is why this is not done with the converter).
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from patchwire.errors import BadRequestError
 
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 80
+
+
+def show(value: Any) -> str:
+    """A value for an error message: bounded in length and depth (a hostile value may be huge or
+    nested thousands deep, where plain repr() raises RecursionError)."""
+    return _short.repr(value)
+
 
 def _number(lo: float | None = None, hi: float | None = None) -> Callable[[str, Any], None]:
     def check(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise BadRequestError(f"{name} must be a number, not {value!r}", param=name)
+            raise BadRequestError(f"{name} must be a number, not {show(value)}", param=name)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise BadRequestError(f"{name} must be between {lo} and {hi}, not {value!r}", param=name)
+            raise BadRequestError(f"{name} must be between {lo} and {hi}, not {show(value)}", param=name)
 
     return check
 
@@ -27,9 +37,9 @@ def _number(lo: float | None = None, hi: float | None = None) -> Callable[[str, 
 def _integer(lo: int | None = None) -> Callable[[str, Any], None]:
     def check(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise BadRequestError(f"{name} must be an integer, not {value!r}", param=name)
+            raise BadRequestError(f"{name} must be an integer, not {show(value)}", param=name)
         if lo is not None and value < lo:
-            raise BadRequestError(f"{name} must be at least {lo}, not {value!r}", param=name)
+            raise BadRequestError(f"{name} must be at least {lo}, not {show(value)}", param=name)
 
     return check
 
@@ -39,25 +49,25 @@ def _stop(name: str, value: Any) -> None:
         return
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return
-    raise BadRequestError(f"{name} must be a string or a list of strings, not {value!r}", param=name)
+    raise BadRequestError(f"{name} must be a string or a list of strings, not {show(value)}", param=name)
 
 
 def _one_choice(name: str, value: Any) -> None:
     if value != 1:
         raise BadRequestError(
-            f"{name}={value!r}: only one choice per call is supported; make several calls",
+            f"{name}={show(value)}: only one choice per call is supported; make several calls",
             param=name,
         )
 
 
 def _string(name: str, value: Any) -> None:
     if not isinstance(value, str):
-        raise BadRequestError(f"{name} must be a string, not {value!r}", param=name)
+        raise BadRequestError(f"{name} must be a string, not {show(value)}", param=name)
 
 
 def _mapping(name: str, value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise BadRequestError(f"{name} must be an object, not {value!r}", param=name)
+        raise BadRequestError(f"{name} must be an object, not {show(value)}", param=name)
 
 
 #: OpenAI chat-completion parameters patchwire understands, with their checks.

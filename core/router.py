@@ -28,7 +28,7 @@ from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
 from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
-from patchwire.params import check_params
+from patchwire.params import check_params, show
 from patchwire.pipeline import (
     BoundFormatter,
     Pipeline,
@@ -196,7 +196,7 @@ class Router:
         params: dict[str, Any],
     ) -> tuple[ChatRequest, Pipeline]:
         if not isinstance(stream, bool):
-            raise BadRequestError(f"stream must be true or false, not {stream!r}", param="stream")
+            raise BadRequestError(f"stream must be true or false, not {show(stream)}", param="stream")
         if route is not None:
             params = {**route.params, **params}
             model_string = route.model
@@ -210,10 +210,10 @@ class Router:
             timeout = self.timeout
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise BadRequestError(
-                f"timeout must be a positive number of seconds, not {timeout!r}", param="timeout"
+                f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
             )
         if format is not None and not isinstance(format, str):
-            raise BadRequestError(f"format must be a string, not {format!r}", param="format")
+            raise BadRequestError(f"format must be a string, not {show(format)}", param="format")
         pipeline = self._pipeline(model_string, format, route)
         request = ChatRequest(
             model=model_string,

@@ -271,3 +271,17 @@ async def test_a_parameter_named_self_is_just_a_parameter() -> None:
     async with patchwire.Router(plugins=plugins) as router:
         await router.acompletion("fake/acme/chat", MESSAGES, **{"self": 1})
     assert provider.calls[0].inputs["self"] == 1
+
+
+async def test_hostile_values_get_a_bounded_typed_error() -> None:
+    deep: Any = 1
+    for _ in range(5000):
+        deep = [deep]
+    plugins, _ = fake_plugins()
+    async with patchwire.Router(plugins=plugins) as router:
+        with pytest.raises(BadRequestError, match="temperature must be a number") as info:
+            await router.acompletion("fake/acme/chat", MESSAGES, temperature=deep)
+        assert len(str(info.value)) < 200
+        with pytest.raises(BadRequestError, match="max_tokens must be an integer") as info:
+            await router.acompletion("fake/acme/chat", MESSAGES, max_tokens="x" * 1_000_000)
+        assert len(str(info.value)) < 200
