@@ -92,7 +92,7 @@ class SSEDecoder:
         events: list[ServerSentEvent] = []
         data = self._data
         for line in lines:
-            # The two lines of almost every LLM event come first; the rest takes the general path.
+            # The lines of almost every LLM event, inline; the rest takes the general path.
             if line.startswith("data:"):
                 data.append(line[6:] if line[5:6] == " " else line[5:])
             elif not line:
@@ -104,6 +104,10 @@ class SSEDecoder:
                     )
                     data = self._data = []
                 self._event = ""
+            elif line.startswith("event:"):
+                self._event = line[7:] if line[6:7] == " " else line[6:]
+            elif line.startswith("id:") and "\x00" not in line:
+                self.last_event_id = line[4:] if line[3:4] == " " else line[3:]
             else:
                 self._line(line, events)
                 data = self._data

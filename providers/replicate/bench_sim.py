@@ -33,6 +33,7 @@ class SimulatorProcess:
         cmd = [sys.executable, "-m", "patchwire.providers.replicate.simulator", "--port", "0", *self.args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        self._pin(self.proc.pid)
         try:
             self.url = self._read_url(self.proc)
         except BaseException:
@@ -44,6 +45,23 @@ class SimulatorProcess:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+        if self._parent_cpus is not None:
+            os.sched_setaffinity(0, self._parent_cpus)
+
+    _parent_cpus: set[int] | None = None
+
+    def _pin(self, pid: int) -> None:
+        """Simulator on the last CPU, this process and the workers it starts on the others: on a small
+        machine the two otherwise steal each other's core at random, and run-to-run spread swamps the
+        ratios being measured."""
+        if not hasattr(os, "sched_setaffinity"):
+            return
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            return
+        self._parent_cpus = set(cpus)
+        os.sched_setaffinity(pid, {cpus[-1]})
+        os.sched_setaffinity(0, set(cpus[:-1]))
 
     @staticmethod
     def _read_url(proc: subprocess.Popen[str]) -> str:

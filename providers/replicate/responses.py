@@ -121,12 +121,8 @@ class ChunkMaker:
         )
 
     def content(self, text: str) -> ChatChunk:
-        return ChatChunk(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            choices=(ChunkChoice(index=0, delta=Delta(content=text)),),
-        )
+        # Positional arguments: this runs once per token.
+        return ChatChunk(self.id, self.created, self.model, (ChunkChoice(0, Delta(None, text)),))
 
     def finish(self, reason: str, usage: Usage | None = None) -> ChatChunk:
         return ChatChunk(
