@@ -62,15 +62,6 @@ class SoakFigures:
         return {**attrs.asdict(self), "errors": dict(self.errors)}
 
 
-class _ProviderPlugin:
-    def __init__(self, provider: ReplicateProvider) -> None:
-        self.provider = provider
-
-    @patchwire.hookimpl
-    def patchwire_providers(self) -> list[ReplicateProvider]:
-        return [self.provider]
-
-
 def soak_faults(retry_after: float = 1.0, seed: int = 0, scale: float = 1.0) -> Faults:
     """The issue's fault mix: 10% 429 (Retry-After), 5% 503, 5% dropped connections, 5% cut streams."""
     return Faults(
@@ -87,7 +78,7 @@ def soak_faults(retry_after: float = 1.0, seed: int = 0, scale: float = 1.0) -> 
 def make_router(mode: str, *, shared_back_off: bool = True) -> patchwire.Router:
     """A router whose Replicate provider works in ``mode`` (poll: ``prefer_wait=0``)."""
     plugins = patchwire.Plugins()
-    plugins.register(_ProviderPlugin(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5)))
+    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5))
     gate = patchwire.RateGate() if shared_back_off else None
     return patchwire.Router(plugins=plugins, rate_gate=gate)
 

@@ -135,6 +135,11 @@ class Plugins:
         self._register(plugin, name, "(run time)", "", "run-time")
         return name
 
+    def register_providers(self, *providers: Any, name: str | None = None) -> str:
+        """Register providers at run time, above the installed ones: e.g. a provider built with other
+        options, such as ``ReplicateProvider(prefer_wait=0)`` (create without waiting, then poll)."""
+        return self.register(_ProvidersPlugin(providers), name)
+
     def unregister(self, name: str) -> None:
         with self._lock:
             self.pm.unregister(name=name)
@@ -165,6 +170,17 @@ class Plugins:
                 continue
             out.extend(result)
         return out
+
+
+class _ProvidersPlugin:
+    """A run-time plugin contributing the providers it was given."""
+
+    def __init__(self, providers: tuple[Any, ...]) -> None:
+        self.providers = list(providers)
+
+    @hookspecs.hookimpl
+    def patchwire_providers(self) -> list[Any]:
+        return self.providers
 
 
 def _dist_name(ep: metadata.EntryPoint) -> str:

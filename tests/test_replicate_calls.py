@@ -24,18 +24,9 @@ LLAMA2_HASH = "2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
 VICUNA_HASH = "6282abe6a492de4145d7bb601023762212f9ddbbe78278bd6771c8b3b2f2a13b"
 
 
-class ProviderPlugin:
-    def __init__(self, provider: Any) -> None:
-        self.provider = provider
-
-    @patchwire.hookimpl
-    def patchwire_providers(self) -> list[Any]:
-        return [self.provider]
-
-
 def router_with(provider: ReplicateProvider) -> patchwire.Router:
     plugins = patchwire.Plugins()
-    plugins.register(ProviderPlugin(provider))
+    plugins.register_providers(provider)
     return patchwire.Router(plugins=plugins)
 
 

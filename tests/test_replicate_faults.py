@@ -25,20 +25,11 @@ MSGS = [{"role": "user", "content": "Hello"}]
 LLAMA3 = "replicate/meta/meta-llama-3-8b-instruct"
 
 
-class ProviderPlugin:
-    def __init__(self, provider: Any) -> None:
-        self.provider = provider
-
-    @patchwire.hookimpl
-    def patchwire_providers(self) -> list[Any]:
-        return [self.provider]
-
-
 @pytest.fixture
 async def quick_router() -> Any:
     """A router whose Replicate provider holds creates for 1 s (``Prefer: wait=1``), not 5."""
     plugins = patchwire.Plugins()
-    plugins.register(ProviderPlugin(ReplicateProvider(prefer_wait=1)))
+    plugins.register_providers(ReplicateProvider(prefer_wait=1))
     async with patchwire.Router(plugins=plugins) as router:
         yield router
 

@@ -30,19 +30,10 @@ PROXY_STORM = 60
 SLOW = {"tokens": 1000, "token_interval": 0.02, "latency": 0.01}
 
 
-class ProviderPlugin:
-    def __init__(self, provider: ReplicateProvider) -> None:
-        self.provider = provider
-
-    @patchwire.hookimpl
-    def patchwire_providers(self) -> list[ReplicateProvider]:
-        return [self.provider]
-
-
 def plugins_for(mode: str) -> patchwire.Plugins:
     # prefer_wait=1: a call cancelled during its create learns the id to cancel within ~1 s, not 5.
     plugins = patchwire.Plugins()
-    plugins.register(ProviderPlugin(ReplicateProvider(prefer_wait=0 if mode == "poll" else 1)))
+    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 1))
     return plugins
 
 

@@ -25,18 +25,9 @@ MSGS = [{"role": "user", "content": "Hello"}]
 GUARD = 20.0
 
 
-class ProviderPlugin:
-    def __init__(self, provider: ReplicateProvider) -> None:
-        self.provider = provider
-
-    @patchwire.hookimpl
-    def patchwire_providers(self) -> list[ReplicateProvider]:
-        return [self.provider]
-
-
 def router_for(mode: str) -> patchwire.Router:
     plugins = patchwire.Plugins()
-    plugins.register(ProviderPlugin(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5)))
+    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5))
     return patchwire.Router(plugins=plugins)
 
 

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import patchwire
 from patchwire.errors import ConfigError
 
 from .bench_config import MODEL
 from .provider import ReplicateProvider
-
-
-class _ProviderPlugin:
-    """A run-time plugin serving ``replicate/...`` with a provider set up for one mode."""
-
-    def __init__(self, provider: ReplicateProvider) -> None:
-        self.provider = provider
-
-    @patchwire.hookimpl
-    def patchwire_providers(self) -> list[Any]:
-        return [self.provider]
 
 
 def polling_provider() -> ReplicateProvider:
@@ -40,7 +28,7 @@ def make_router(mode: str, connections: int) -> patchwire.Router:
     if mode != "poll":
         return patchwire.Router(max_connections=connections)
     plugins = patchwire.Plugins()
-    plugins.register(_ProviderPlugin(polling_provider()), "bench-polling-provider")
+    plugins.register_providers(polling_provider(), name="bench-polling-provider")
     return patchwire.Router(plugins=plugins, max_connections=connections)
 
 
