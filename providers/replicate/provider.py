@@ -126,17 +126,7 @@ class ReplicateProvider:
         if slot is not None:
             await slot.acquire()
         try:
-            try:
-                async with asyncio.timeout_at(job.deadline):
-                    prediction = await job.create(stream=False)
-                    if job.status not in TERMINAL:
-                        prediction = await job.follow(prediction)
-            except TimeoutError:
-                await job.abandon()
-                raise self._timeout(call, job) from None
-            except BaseException:
-                await job.abandon()
-                raise
+            prediction = await self._bounded(call, job, stream=False)
         finally:
             if slot is not None:
                 slot.release()
@@ -151,15 +141,7 @@ class ReplicateProvider:
         if slot is not None:
             await slot.acquire()
         try:
-            try:
-                async with asyncio.timeout_at(job.deadline):
-                    prediction = await job.create(stream=True)
-            except TimeoutError:
-                await job.abandon()
-                raise self._timeout(call, job) from None
-            except BaseException:
-                await job.abandon()
-                raise
+            prediction = await self._bounded(call, job, stream=True)
             if job.status in TERMINAL:
                 error = job.result_error(prediction)
                 if error is not None:
@@ -175,6 +157,22 @@ class ReplicateProvider:
         return _Started(first, chunks)
 
     # -- internals -----------------------------------------------------------------------------
+
+    async def _bounded(self, call: ProviderCall, job: PredictionJob, *, stream: bool) -> dict[str, Any]:
+        """Create the prediction (and, unless streaming, follow it to the end) within the deadline;
+        whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
+        try:
+            async with asyncio.timeout_at(job.deadline):
+                prediction = await job.create(stream=stream)
+                if not stream and job.status not in TERMINAL:
+                    prediction = await job.follow(prediction)
+                return prediction
+        except TimeoutError:
+            await job.abandon()
+            raise self._timeout(call, job) from None
+        except BaseException:
+            await job.abandon()
+            raise
 
     def _job(self, call: ProviderCall) -> PredictionJob:
         context = call.context
