@@ -197,6 +197,7 @@ class Router:
     ) -> tuple[ChatRequest, Pipeline]:
         if not isinstance(stream, bool):
             raise BadRequestError(f"stream must be true or false, not {show(stream)}", param="stream")
+        include_usage = _include_usage(params.pop("stream_options", None), stream)
         if route is not None:
             params = {**route.params, **params}
             model_string = route.model
@@ -226,6 +227,7 @@ class Router:
             api_base=api_base,
             format=format,
             drop_params=drop_params,
+            include_usage=include_usage,
         )
         return request, pipeline
 
@@ -330,6 +332,21 @@ class Router:
                 del self._limits[old]
             sem = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
         return sem
+
+
+def _include_usage(stream_options: Any, stream: bool) -> bool:
+    """OpenAI's ``stream_options``: only with ``stream=True``; ``include_usage`` asks for usage."""
+    if stream_options is None:
+        return False
+    if not stream:
+        raise BadRequestError("stream_options is only allowed with stream=True", param="stream_options")
+    if not isinstance(stream_options, Mapping) or not isinstance(
+        stream_options.get("include_usage", False), bool
+    ):
+        raise BadRequestError(
+            'stream_options must be an object like {"include_usage": true}', param="stream_options"
+        )
+    return bool(stream_options.get("include_usage", False))
 
 
 class _FormatterPlugin:

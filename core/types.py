@@ -156,6 +156,8 @@ class ChatRequest:
     api_base: str | None = None
     format: str | None = None
     drop_params: bool = False
+    #: ``stream_options={"include_usage": True}``: the stream ends with a chunk carrying ``usage``.
+    include_usage: bool = False
 
 
 @attrs.frozen(slots=True)

@@ -120,6 +120,20 @@ async def test_seed_request_to_llama3_streamed(start_proxy: Start, sim: Any) -> 
     assert sim.sim.running() == 0
 
 
+async def test_streamed_usage_for_openai_clients_that_ask_for_it(start_proxy: Start, sim: Any) -> None:
+    url = await start_proxy("llama3-proxy.yaml", sim)
+    async with client_for(url) as client:
+        stream = await client.chat.completions.create(
+            model="llama-3", messages=SEED_MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in stream]
+    (prediction,) = sim.sim.predictions.values()
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.completion_tokens == len(prediction.chunks)
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+
+
 async def test_seed_mistral_template_and_replicate_params(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("mistral-template-proxy.yaml", sim)
     async with client_for(url) as client:

@@ -145,3 +145,24 @@ async def test_stream_that_goes_quiet_ends_at_the_deadline_and_cancels(
         await collect(router, LLAMA3, running.url, timeout=1.0)
     assert "timeout=1s" in str(info.value)
     assert running.sim.running() == 0
+
+
+async def test_include_usage_ends_the_stream_with_the_predictions_token_counts(
+    start_simulator: StartSimulator, router: patchwire.Router
+) -> None:
+    running = await start_simulator(tokens=6)
+    plain = await router.acompletion(LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url)
+    chunks = await collect(router, LLAMA3, running.url, stream_options={"include_usage": True})
+    *body, last = chunks
+    assert last.choices == () and last.usage == plain.usage  # the metrics Replicate reported
+    assert all(c.usage is None for c in body) and text_of(body) == plain.choices[0].message.content
+    without = await collect(router, LLAMA3, running.url)
+    assert all(c.usage is None for c in without) and without[-1].choices[0].finish_reason == "stop"
+
+
+async def test_stream_options_need_a_stream(simulator: Any, router: patchwire.Router) -> None:
+    with pytest.raises(patchwire.BadRequestError, match="only allowed with stream=True"):
+        await router.acompletion(
+            LLAMA3, MSGS, api_key=TEST_KEY, api_base=simulator.url, stream_options={"include_usage": True}
+        )
+    assert simulator.sim.stats.created == 0

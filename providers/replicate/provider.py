@@ -15,15 +15,15 @@ from typing import Any
 
 import aiohttp
 
-from patchwire.errors import Timeout
+from patchwire.errors import PatchwireError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
-from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef
+from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
 from .auth import normalize_base, resolve_key
 from .errors import http_error, parse_body
 from .predictions import READ, TERMINAL, Claims, PredictionJob
 from .refs import CreateTarget, create_target, parse_ref
-from .responses import ChunkMaker, chat_response, finish_reason
+from .responses import ChunkMaker, chat_response, finish_reason, usage_of
 from .retry import Backoff, sleep_before
 from .schema import deployment_version_path, input_schema_from_openapi, openapi_of, schema_path
 from .streaming import OutputFollower
@@ -199,6 +199,20 @@ class ReplicateProvider:
             pinned=self._pinned,
         )
 
+    async def _stream_usage(
+        self, job: PredictionJob, prediction: dict[str, Any], inputs: Mapping[str, Any], tokens: int
+    ) -> Usage:
+        """The finished prediction's token counts (one GET: the stream carries no metrics), or the
+        documented estimate when it cannot be read in time."""
+        if "metrics" not in prediction:
+            try:
+                async with asyncio.timeout_at(min(job.deadline, asyncio.get_running_loop().time() + 5)):
+                    prediction = await job.get()
+            except (TimeoutError, PatchwireError) as exc:
+                log.debug("patchwire: replicate usage of %s estimated (%s)", job.prediction_id, exc)
+                prediction = {"output": [""] * tokens}
+        return usage_of(prediction, inputs, "")
+
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
         where = (
             f" (prediction {job.prediction_id}, last status {job.status}, now canceled)"
@@ -246,6 +260,8 @@ class ReplicateProvider:
                 finally:
                     await follower.close()
             yield maker.finish(finish_reason(tokens, call.inputs))
+            if call.request.include_usage:
+                yield maker.usage(await self._stream_usage(job, prediction, call.inputs, tokens))
         finally:
             try:
                 if not job.finished:

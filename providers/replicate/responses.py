@@ -124,6 +124,10 @@ class ChunkMaker:
         # Positional arguments: this runs once per token.
         return ChatChunk(self.id, self.created, self.model, (ChunkChoice(0, Delta(None, text)),))
 
+    def usage(self, usage: Usage) -> ChatChunk:
+        """OpenAI's closing chunk for ``include_usage``: no choices, just the usage."""
+        return ChatChunk(self.id, self.created, self.model, (), usage=usage)
+
     def finish(self, reason: str, usage: Usage | None = None) -> ChatChunk:
         return ChatChunk(
             id=self.id,
