@@ -29,39 +29,20 @@ from patchwire.types import (
 
 converter = make_converter()
 
-# Optional message fields are left out when unset: OpenAI omits them, and a round trip must not add keys.
-converter.register_unstructure_hook(
-    Message,
-    make_dict_unstructure_fn(
-        Message,
-        converter,
-        name=override(omit_if_default=True),
-        tool_calls=override(omit_if_default=True),
-        tool_call_id=override(omit_if_default=True),
-    ),
-)
-converter.register_unstructure_hook(
-    ContentPart,
-    make_dict_unstructure_fn(
-        ContentPart,
-        converter,
-        text=override(omit_if_default=True),
-        image_url=override(omit_if_default=True),
-    ),
-)
-converter.register_unstructure_hook(
-    Delta,
-    make_dict_unstructure_fn(
-        Delta,
-        converter,
-        role=override(omit_if_default=True),
-        content=override(omit_if_default=True),
-    ),
-)
-converter.register_unstructure_hook(
-    ChatChunk,
-    make_dict_unstructure_fn(ChatChunk, converter, usage=override(omit_if_default=True)),
-)
+
+def _omit_when_unset(cls: type, *fields: str) -> None:
+    """Leave these fields out of the JSON while they hold their default: OpenAI omits them, and a
+    round trip must not add keys."""
+    hook = make_dict_unstructure_fn(
+        cls, converter, **{name: override(omit_if_default=True) for name in fields}
+    )
+    converter.register_unstructure_hook(cls, hook)
+
+
+_omit_when_unset(Message, "name", "tool_calls", "tool_call_id")
+_omit_when_unset(ContentPart, "text", "image_url")
+_omit_when_unset(Delta, "role", "content")
+_omit_when_unset(ChatChunk, "usage")
 
 
 def _message_where(index: int | None) -> str:
