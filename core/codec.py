@@ -33,9 +33,8 @@ converter = make_converter()
 def _omit_when_unset(cls: type, *fields: str) -> None:
     """Leave these fields out of the JSON while they hold their default: OpenAI omits them, and a
     round trip must not add keys."""
-    hook = make_dict_unstructure_fn(
-        cls, converter, **{name: override(omit_if_default=True) for name in fields}
-    )
+    overrides: dict[str, Any] = {name: override(omit_if_default=True) for name in fields}
+    hook: Any = make_dict_unstructure_fn(cls, converter, **overrides)
     converter.register_unstructure_hook(cls, hook)
 
 
