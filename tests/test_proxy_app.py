@@ -17,6 +17,7 @@ import aiohttp
 import openai
 import orjson
 import pytest
+from conftest import wait_for
 
 import patchwire
 from patchwire.proxy import parse_config, serve_app
@@ -175,15 +176,6 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (bounded), yielding to the loop between checks."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 # -- the seed's calls ----------------------------------------------------------------------------
@@ -497,7 +489,7 @@ async def test_client_disconnect_mid_stream_cancels_upstream(proxy_url: str, pro
         assert b"Earth" in first
         assert provider.running == 1
         resp.close()  # the client goes away mid-stream
-    await wait_for(lambda: provider.running == 0)
+    await wait_for(lambda: provider.running == 0, timeout=5.0)
     assert provider.cancelled == 1
 
 
@@ -509,11 +501,11 @@ async def test_client_disconnect_mid_request_cancels_upstream(proxy_url: str, pr
             await session.post(f"{proxy_url}/v1/chat/completions", json=body, headers=AUTH)
 
     task = asyncio.create_task(call())
-    await wait_for(lambda: provider.running == 1)
+    await wait_for(lambda: provider.running == 1, timeout=5.0)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await wait_for(lambda: provider.running == 0)
+    await wait_for(lambda: provider.running == 0, timeout=5.0)
     assert provider.cancelled == 1
 
 
@@ -526,7 +518,7 @@ async def test_shutdown_finishes_in_flight_requests_and_stops_accepting(
     body = {"model": "llama-3", "messages": [USER], "wait_release": True}
     async with aiohttp.ClientSession() as session:
         request = asyncio.create_task(session.post(f"{url}/v1/chat/completions", json=body, headers=AUTH))
-        await wait_for(lambda: provider.running == 1)
+        await wait_for(lambda: provider.running == 1, timeout=5.0)
         shutdown = asyncio.create_task(server.__aexit__(None, None, None))
 
         async def refused() -> bool:
@@ -555,7 +547,7 @@ async def test_shutdown_cancels_what_outlives_the_grace_period(
     body = {"model": "llama-3", "messages": [USER], "hang": True}
     async with aiohttp.ClientSession() as session:
         request = asyncio.create_task(session.post(f"{url}/v1/chat/completions", json=body, headers=AUTH))
-        await wait_for(lambda: provider.running == 1)
+        await wait_for(lambda: provider.running == 1, timeout=5.0)
         await server.__aexit__(None, None, None)
         with pytest.raises(aiohttp.ClientError):
             await request

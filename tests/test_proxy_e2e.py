@@ -13,7 +13,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import aiohttp
 import openai
 import pytest
 import yaml
+from conftest import wait_for
 
 from patchwire.proxy import load_config, serve_app
 
@@ -84,14 +84,6 @@ async def sim(start_simulator: Any) -> Any:
 
 def client_for(url: str, key: str = PROXY_KEY) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 async def test_seed_request_to_llama3(start_proxy: Start, sim: Any) -> None:
@@ -207,7 +199,7 @@ async def test_client_gone_mid_stream_cancels_the_prediction(
         await resp.content.readuntil(b"\n\n")
         assert slow.sim.running() == 1
         resp.close()
-    await wait_for(lambda: slow.sim.running() == 0)
+    await wait_for(lambda: slow.sim.running() == 0, timeout=5.0)
     (prediction,) = slow.sim.predictions.values()
     assert prediction.status() == "canceled"
 
@@ -226,7 +218,7 @@ async def test_client_gone_mid_request_cancels_the_prediction(
             )
 
     task = asyncio.create_task(call())
-    await wait_for(lambda: slow.sim.running() == 1)
+    await wait_for(lambda: slow.sim.running() == 1, timeout=5.0)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import TEST_KEY, StartSimulator
+from conftest import TEST_KEY, StartSimulator, wait_for
 
 import patchwire
 from patchwire import (
@@ -32,12 +32,6 @@ async def quick_router() -> Any:
     plugins.register_providers(ReplicateProvider(prefer_wait=1))
     async with patchwire.Router(plugins=plugins) as router:
         yield router
-
-
-async def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 def create_requests(sim: Any) -> int:

@@ -26,12 +26,6 @@ def text_of(chunks: list[patchwire.ChatChunk]) -> str:
     return "".join(c.choices[0].delta.content or "" for c in chunks)
 
 
-async def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 @pytest.mark.parametrize("model", [LLAMA3, LLAMA2])
 async def test_streamed_output_is_identical_to_the_plain_call(
     start_simulator: StartSimulator, router: patchwire.Router, model: str

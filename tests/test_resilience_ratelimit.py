@@ -4,11 +4,9 @@ router down, and the proxy's ``router_settings`` reaching the gate. Counts and o
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
-from conftest import TEST_KEY, StartSimulator
+from conftest import TEST_KEY, StartSimulator, wait_for
 
 import patchwire
 from patchwire.providers.replicate.simulator import Faults
@@ -24,13 +22,6 @@ def msgs(i: int) -> list[dict[str, str]]:
 
 def creates(sim: Any) -> int:
     return int(sim.stats.by_route["create"])
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
 
 
 async def test_in_flight_limit_caps_predictions_running_at_once(start_simulator: StartSimulator) -> None:
@@ -73,7 +64,7 @@ async def test_per_minute_limit_holds_back_creates_beyond_the_burst(start_simula
             asyncio.ensure_future(router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url))
             for i in range(9)
         ]
-        await wait_until(lambda: sum(t.done() for t in tasks) == 6)
+        await wait_for(lambda: sum(t.done() for t in tasks) == 6)
         await asyncio.sleep(0.5)  # well inside the 10 s until the next token
         assert creates(running.sim) == 6 and running.sim.stats.created == 6
         for task in tasks:
@@ -90,7 +81,7 @@ async def test_one_429_pauses_every_call_of_the_router(start_simulator: StartSim
         first = asyncio.ensure_future(
             router.acompletion(LLAMA3, msgs(0), api_key=TEST_KEY, api_base=running.url)
         )
-        await wait_until(lambda: running.sim.stats.faults["429"] == 1)
+        await wait_for(lambda: running.sim.stats.faults["429"] == 1)
         await asyncio.sleep(0.05)  # its answer reaches the client, which pauses the gate
         before = creates(running.sim)
         # Twenty calls made during the pause: none creates before the pause is over.
@@ -121,9 +112,9 @@ async def test_429_on_reads_also_pauses_new_creates(start_simulator: StartSimula
         first = asyncio.ensure_future(
             router.acompletion(LLAMA3, msgs(0), api_key=TEST_KEY, api_base=running.url)
         )
-        await wait_until(lambda: running.sim.stats.created == 1)
+        await wait_for(lambda: running.sim.stats.created == 1)
         running.sim.inject_fault("429", route="get")
-        await wait_until(lambda: running.sim.stats.faults["429"] == 1)
+        await wait_for(lambda: running.sim.stats.faults["429"] == 1)
         await asyncio.sleep(0.05)
         second = asyncio.ensure_future(
             router.acompletion(LLAMA3, msgs(1), api_key=TEST_KEY, api_base=running.url)
