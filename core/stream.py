@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from patchwire.errors import PatchwireError, ServiceUnavailableError, Timeout
+from patchwire.errors import ServiceUnavailableError, Timeout
 from patchwire.types import ChatChunk
 
 T = TypeVar("T")
@@ -35,21 +35,16 @@ class Stream:
             raise StopAsyncIteration
         try:
             return await self._inner.__anext__()
-        except StopAsyncIteration:
+        except BaseException as exc:
+            # However the stream ends (done, error, cancelled), the provider's iterator is closed.
             await self.aclose()
-            raise
-        except PatchwireError:
-            await self.aclose()
-            raise
-        except TimeoutError:
-            await self.aclose()
-            raise Timeout("the stream passed its deadline; pass a larger timeout=") from None
-        except aiohttp.ClientError as exc:
-            await self.aclose()
-            # aiohttp's errors carry request headers (the key): never pass one on.
-            raise ServiceUnavailableError(f"network error while streaming: {type(exc).__name__}") from None
-        except BaseException:
-            await self.aclose()
+            if isinstance(exc, TimeoutError):
+                raise Timeout("the stream passed its deadline; pass a larger timeout=") from None
+            if isinstance(exc, aiohttp.ClientError):
+                # aiohttp's errors carry request headers (the key): never pass one on.
+                raise ServiceUnavailableError(
+                    f"network error while streaming: {type(exc).__name__}"
+                ) from None
             raise
 
     async def aclose(self) -> None:
