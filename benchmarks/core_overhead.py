@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from core_fakes import FakeProvider, Formatter, Plugin
+from fakes import FakeProvider, Formatter, Plugin
 
 import patchwire
 from patchwire.interfaces import ProviderCall, ProviderContext

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from patchwire.providers.replicate import bench
-from patchwire.providers.replicate.bench_config import BenchConfig, check
+from patchwire.providers.replicate.bench.config import BenchConfig, check
 
 FLAT_WITHIN = 0.20
 

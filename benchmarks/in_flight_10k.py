@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from patchwire.providers.replicate import bench, bench_report
-from patchwire.providers.replicate.bench_config import BenchConfig, check
+from patchwire.providers.replicate.bench import report as bench_report
+from patchwire.providers.replicate.bench import run as bench
+from patchwire.providers.replicate.bench.config import BenchConfig, check
 
 RSS_TARGET_MB = 300.0
 

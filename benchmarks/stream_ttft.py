@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from patchwire.providers.replicate import bench, bench_report
-from patchwire.providers.replicate.bench_config import BenchConfig, check, parse_concurrency
+from patchwire.providers.replicate.bench import report as bench_report
+from patchwire.providers.replicate.bench import run as bench
+from patchwire.providers.replicate.bench.config import BenchConfig, check, parse_concurrency
 
 
 def main() -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from patchwire.providers.replicate import bench, bench_report
-from patchwire.providers.replicate.bench_config import BenchConfig, check, parse_concurrency
+from patchwire.providers.replicate.bench import report as bench_report
+from patchwire.providers.replicate.bench import run as bench
+from patchwire.providers.replicate.bench.config import BenchConfig, check, parse_concurrency
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
     }
     print(bench_report.render(merged), end="")
     if args.plot:
-        from patchwire.providers.replicate.bench_plot import plot
+        from patchwire.providers.replicate.bench.plot import plot
 
         plot(merged, args.plot)
         print(f"plot written to {args.plot}")

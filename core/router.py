@@ -28,7 +28,6 @@ from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
 from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
-from patchwire.params import check_params, show
 from patchwire.pipeline import (
     BoundFormatter,
     Pipeline,
@@ -46,6 +45,7 @@ from patchwire.types import (
     PromptTemplate,
     RoleTemplate,
 )
+from patchwire.validation import check_params, show
 
 log = logging.getLogger("patchwire")
 

@@ -36,10 +36,10 @@ import yaml
 
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
-from patchwire.params import check_params
 from patchwire.pipeline import build_pipeline
 from patchwire.router import DEFAULT_TIMEOUT, make_template
 from patchwire.types import ModelRoute
+from patchwire.validation import check_params
 
 log = logging.getLogger("patchwire.proxy")
 

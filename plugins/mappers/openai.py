@@ -1,0 +1,103 @@
+"""OpenAI parameters -> model inputs, and the plugin that contributes every built-in mapper.
+
+The built-in mappers run in this order (a mapper sees what the earlier ones built; see
+``patchwire.ParamMapper`` for ties):
+
+=====  ==================  ======================================================================
+order  name                what it does
+=====  ==================  ======================================================================
+100    ``openai``          ``max_tokens``/``max_completion_tokens`` -> the model's length input,
+                           ``stop`` -> ``stop_sequences`` (comma-joined), ``temperature``,
+                           ``top_p``, ``seed``, ``presence_penalty``, ``frequency_penalty``
+200    ``token_aliases``   provider names of one family (``min_tokens``/``min_new_tokens``,
+                           ``max_new_tokens``/``max_length``) -> the name the model has
+300    ``prompt_template`` ``prompt_template: "{prompt}"`` where the model would wrap our prompt
+1000   ``schema_check``    refuses inputs the model lacks and values outside its schema
+=====  ==================  ======================================================================
+
+A parameter a mapper leaves in ``call.params`` passes through under its own name (``top_k``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import patchwire
+from patchwire import BadRequestError, MapCall
+from patchwire.plugins.mappers.aliases import ALIASES
+from patchwire.plugins.mappers.base import Mapper
+from patchwire.plugins.mappers.names import MAX_TOKENS, family_name
+from patchwire.plugins.mappers.prompt_template import PROMPT_TEMPLATE
+from patchwire.plugins.mappers.schema_check import SCHEMA_CHECK
+
+#: OpenAI parameters that keep their name on Replicate models.
+SAME_NAME = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
+STOP_INPUTS = ("stop_sequences", "stop")
+
+
+def _takes(call: MapCall, name: str) -> bool:
+    return call.schema is None or name in call.schema
+
+
+def _max_tokens(call: MapCall) -> None:
+    params = call.params
+    given = {k: params[k] for k in ("max_tokens", "max_completion_tokens") if k in params}
+    if not given:
+        return
+    if len(set(given.values())) > 1:
+        raise BadRequestError(
+            f"max_tokens={given['max_tokens']} and max_completion_tokens="
+            f"{given['max_completion_tokens']} disagree; pass one of them",
+            param="max_tokens",
+        )
+    target = family_name(MAX_TOKENS, call.ref, call.schema)
+    if target is None:
+        return  # the model has no length input: schema_check reports it (or drops it)
+    value = next(iter(given.values()))
+    for key in given:
+        del params[key]
+    call.inputs[target] = value
+
+
+def stop_sequences(value: Any) -> str:
+    """OpenAI's ``stop`` as the comma-separated string Replicate's LLMs read (not a list)."""
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if "," in item:
+            raise BadRequestError(
+                f"stop sequence {item!r} contains a comma, which Replicate models read as a "
+                "separator between sequences; use sequences without commas",
+                param="stop",
+            )
+    return ",".join(item for item in items if item)
+
+
+def _stop(call: MapCall) -> None:
+    if "stop" not in call.params:
+        return
+    target = next((name for name in STOP_INPUTS if _takes(call, name)), None)
+    if target is None:
+        return  # schema_check reports it
+    value = call.params.pop("stop")
+    if target == "stop":
+        call.inputs["stop"] = value
+        return
+    joined = stop_sequences(value)
+    if joined:
+        call.inputs[target] = joined
+
+
+def map_openai(call: MapCall) -> None:
+    _max_tokens(call)
+    _stop(call)
+    for name in SAME_NAME:
+        if name in call.params and _takes(call, name):
+            call.inputs[name] = call.params.pop(name)
+
+
+OPENAI = Mapper(name="openai", order=100, apply=map_openai)
+
+
+@patchwire.hookimpl
+def patchwire_param_mappers() -> list[Mapper]:
+    return [OPENAI, ALIASES, PROMPT_TEMPLATE, SCHEMA_CHECK]

@@ -1,0 +1,648 @@
+"""The simulator's aiohttp application: routes, auth, fault injection and prediction plumbing."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import math
+import random
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import attrs
+import orjson
+from aiohttp import web
+
+from .catalog import (
+    Deployment,
+    DeploymentSpec,
+    Model,
+    ModelSpec,
+    build_catalog,
+    builtin_deployments,
+    builtin_models,
+    deployment_json,
+    model_json,
+    version_json,
+)
+from .faults import ROUTE_KINDS, FaultPlan, Faults, RateLimiter, SimStats
+from .http import (
+    RequestRecord,
+    drop_connection,
+    invalid_version,
+    json_response,
+    not_found,
+    parse_duration,
+    parse_prefer,
+    problem,
+    query_time,
+    unauthenticated,
+)
+from .predictions import (
+    Prediction,
+    closing_events,
+    count_tokens,
+    generate_chunks,
+    llama3_error,
+    output_events,
+    parse_last_event_id,
+    render,
+    requested_max,
+)
+from .validate import problem_422, validate_body, validate_input
+
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_BODY_KEYS = frozenset({"input", "stream", "webhook", "webhook_completed", "webhook_events_filter"})
+_VERSION_BODY_KEYS = _BODY_KEYS | {"version"}
+# Per-request state; RequestKey exists from aiohttp 3.13 (plain strings warn there).
+_RECORD: Any = web.RequestKey("record", RequestRecord) if hasattr(web, "RequestKey") else "record"
+_FAULT: Any = web.RequestKey("fault", str) if hasattr(web, "RequestKey") else "fault"
+
+
+@attrs.define(kw_only=True)
+class SimulatorConfig:
+    """How the simulated Replicate behaves. Times are seconds."""
+
+    latency: float = 0.05  # create -> first token (queue + setup)
+    cold_boot: float = 0.0  # extra `starting` time for the first prediction of each model
+    tokens: int = 16  # output chunks per prediction (fewer if the input's max asks)
+    token_interval: float = 0.0  # between chunks
+    faults: Faults = attrs.Factory(Faults)
+    api_keys: Collection[str] | None = None  # None: any non-empty token
+    rate_limit_per_minute: int | None = None  # creates per minute per token
+    sync_status: str = attrs.field(
+        default="succeeded", validator=attrs.validators.in_(("succeeded", "processing"))
+    )
+    extra_models: Sequence[ModelSpec] = ()
+    extra_deployments: Sequence[DeploymentSpec] = ()
+    builtin_models: bool = True
+    min_cancel_after: float = 5.0  # Replicate's floor; lower it to test Cancel-After quickly
+    request_log_size: int = 1000  # entries kept in `sim.requests` (0: none)
+    sse_keepalive: float | None = None  # send `: keepalive` comments this often while idle
+
+
+class ReplicateSimulator:
+    """The simulated API: `app` (aiohttp.web.Application), `serve()`, and inspection helpers."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        models = builtin_models() if self.config.builtin_models else []
+        deployments = builtin_deployments() if self.config.builtin_models else []
+        self.catalog = build_catalog(
+            [*models, *self.config.extra_models], [*deployments, *self.config.extra_deployments]
+        )
+        self.predictions: dict[str, Prediction] = {}
+        self.stats = SimStats()
+        self.requests: collections.deque[RequestRecord] = collections.deque(
+            maxlen=self.config.request_log_size
+        )
+        self.fault_plan = FaultPlan(self.config.faults)
+        limit = self.config.rate_limit_per_minute
+        self._limiter = RateLimiter(limit) if limit else None
+        keys = self.config.api_keys
+        self._api_keys = frozenset(keys) if keys is not None else None
+        self._order: list[Prediction] = []
+        self._created_us: list[int] = []
+        self._active: set[Prediction] = set()
+        self._warm_at: dict[str, float] = {}
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._id_rng = random.Random(f"ids:{self.config.faults.seed}")
+        self._closing = False
+        self.app = self._build_app()
+
+    # ---- public helpers -------------------------------------------------------------------
+
+    def add_model(
+        self,
+        owner: str,
+        name: str,
+        *,
+        schema_inputs: Mapping[str, Mapping[str, Any]] | str = "llama2",
+        required: Sequence[str] = ("prompt",),
+        versions: Sequence[str] = (),
+        official: bool = False,
+        hidden_version: str | None = None,
+        family: str = "",
+        description: str = "",
+    ) -> Model:
+        """Register a model. `schema_inputs` is a Cog property map or a preset name
+        ("llama3", "llama2", "mistral", "t5", "vicuna"); versions may be any strings."""
+        spec = ModelSpec(
+            owner=owner,
+            name=name,
+            inputs=schema_inputs,
+            required=tuple(required),
+            versions=tuple(versions),
+            official=official,
+            hidden_version=hidden_version,
+            family=family,
+            description=description,
+        )
+        return self.catalog.add_model(spec)
+
+    def add_deployment(self, owner: str, name: str, model: str, version: str | None = None) -> Deployment:
+        """Register deployment `owner/name` running `model` ("owner/name") at `version`."""
+        spec = DeploymentSpec(owner=owner, name=name, model=model, version=version)
+        return self.catalog.add_deployment(spec)
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the fault rates (and reseed); queued `inject_fault` faults are dropped."""
+        self.config.faults = faults
+        self.fault_plan = FaultPlan(faults)
+
+    def inject_fault(self, fault: str, *, route: str | None = None, times: int = 1) -> None:
+        """Make the next `times` requests of route kind `route` (None: any) suffer `fault`:
+        one of FAULT_KINDS, or "fail" (the next created prediction fails)."""
+        if route is not None and route not in ROUTE_KINDS:
+            raise ValueError(f"unknown route kind {route!r}; expected one of {sorted(ROUTE_KINDS)}")
+        self.fault_plan.force(fault, route, times)
+
+    def make_cold(self, model: str | None = None) -> None:
+        """Let the next prediction of `model` ("owner/name"; None: all) cold-boot again."""
+        if model is None:
+            self._warm_at.clear()
+        else:
+            self._warm_at.pop(model.lower(), None)
+
+    def running(self) -> int:
+        """Predictions that are not terminal now."""
+        now = time.monotonic()
+        self._active = {p for p in self._active if not p.is_terminal(now)}
+        return len(self._active)
+
+    def reset(self) -> None:
+        """Forget predictions, requests and counters (models and faults stay)."""
+        self.predictions.clear()
+        self._order.clear()
+        self._created_us.clear()
+        self._active.clear()
+        self.requests.clear()
+        self.stats = SimStats()
+
+    @contextlib.asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Serve on `host:port` (0: a free port) and yield the base URL."""
+        runner = web.AppRunner(self.app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+        await runner.setup()
+        self._closing = False
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            bound_host, bound_port = runner.addresses[0][:2]
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            yield f"http://{shown}:{bound_port}"
+        finally:
+            self._closing = True
+            self._wake_all()
+            await runner.cleanup()
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024**2)
+        app[_SIM_KEY] = self
+        add = app.router.add_route
+        add("POST", "/v1/models/{owner}/{name}/predictions", self._create_model, name="create_model")
+        add("POST", "/v1/predictions", self._create_version, name="create_version")
+        add(
+            "POST",
+            "/v1/deployments/{owner}/{name}/predictions",
+            self._create_deployment,
+            name="create_deployment",
+        )
+        add("GET", "/v1/predictions", self._list, name="list")
+        add("GET", "/v1/predictions/{id}", self._get, name="get")
+        add("POST", "/v1/predictions/{id}/cancel", self._cancel, name="cancel")
+        add("GET", "/v1/streams/{id}", self._stream, name="stream")
+        add("GET", "/v1/models/{owner}/{name}", self._model, name="model")
+        add("GET", "/v1/models/{owner}/{name}/versions", self._versions, name="version_list")
+        add("GET", "/v1/models/{owner}/{name}/versions/{id}", self._version, name="version_get")
+        add("GET", "/v1/deployments/{owner}/{name}", self._deployment, name="deployment")
+        add("GET", "/v1/account", self._account, name="account")
+        add("GET", "/p/{id}", self._web, name="web")
+        return app
+
+    async def _sleep(self, key: str, delay: float) -> None:
+        """Sleep up to `delay`, waking early when `_wake(key)` is called (cancel, shutdown)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        waiters = self._waiters.setdefault(key, [])
+        waiters.append(fut)
+        handle = loop.call_later(max(delay, 0.001), _resolve, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            with contextlib.suppress(ValueError):
+                waiters.remove(fut)
+            if not waiters:
+                self._waiters.pop(key, None)
+
+    def _wake(self, key: str) -> None:
+        for fut in self._waiters.pop(key, []):
+            _resolve(fut)
+
+    def _wake_all(self) -> None:
+        for key in list(self._waiters):
+            self._wake(key)
+
+    def _token(self, request: web.Request) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() not in ("bearer", "token") or not token:
+            return None
+        if self._api_keys is not None and token not in self._api_keys:
+            return None
+        return token
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.stats.requests_total += 1
+        name = request.match_info.route.name or "other"
+        kind = name.partition("_")[0]
+        self.stats.by_route[kind] += 1
+        if self.requests.maxlen:
+            record = RequestRecord(
+                request.method,
+                request.path,
+                request.query_string,
+                {k: v for k, v in request.headers.items() if k.lower() != "authorization"},
+            )
+            self.requests.append(record)
+            request[_RECORD] = record
+        fault = self.fault_plan.draw(kind)
+        if fault is not None:
+            injected = await self._inject(request, fault)
+            if injected is not None:
+                return injected
+            request[_FAULT] = fault
+        if kind not in ("stream", "web") and self._token(request) is None:
+            self.stats.unauthenticated += 1
+            return unauthenticated()
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as exc:
+            return problem(exc.status, exc.reason)
+        return response
+
+    async def _inject(self, request: web.Request, fault: str) -> web.StreamResponse | None:
+        """Faults that replace the whole answer; None for those the handler carries out."""
+        if fault in ("drop_after_create", "cut_stream"):
+            return None
+        self.stats.faults[fault] += 1
+        if fault == "429":
+            seconds = self.fault_plan.retry_after()
+            detail = f"Request was throttled. Expected available in {seconds} seconds."
+            return problem(429, detail, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+        if fault == "5xx":
+            status = self.fault_plan.status_5xx()
+            return problem(status, "Internal server error (simulated fault)")
+        if fault == "hang":
+            await self._hang(request)
+        return drop_connection(request)
+
+    async def _hang(self, request: web.Request) -> None:
+        # handler_cancellation ends this when the client leaves; the poll covers mounted apps.
+        while not self._closing:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return
+            await self._sleep("", 0.25)
+
+    def _base(self, request: web.Request) -> str:
+        return f"{request.scheme}://{request.host}"
+
+    def _lookup(self, request: web.Request) -> Prediction | None:
+        return self.predictions.get(request.match_info["id"])
+
+    # ---- create ---------------------------------------------------------------------------
+
+    async def _read_body(
+        self, request: web.Request, allowed: Collection[str], required: Sequence[str]
+    ) -> Any:
+        """The JSON body, or an error response."""
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return problem(400, "The request body is not valid JSON", "Invalid JSON")
+        if _RECORD in request:
+            request[_RECORD].body = body
+        problems = validate_body(body, allowed, required)
+        if problems:
+            return json_response(problem_422(problems), 422)
+        return body
+
+    def _throttled(self, request: web.Request) -> web.Response | None:
+        if self._limiter is None:
+            return None
+        wait = self._limiter.acquire(self._token(request) or "")
+        if wait <= 0:
+            return None
+        self.stats.rate_limited += 1
+        seconds = max(1, math.ceil(wait))
+        detail = f"Request was throttled. Your rate limit resets in ~{seconds}s."
+        return problem(429, detail, headers={"Retry-After": str(seconds)}, retry_after=seconds)
+
+    async def _create_model(self, request: web.Request) -> web.StreamResponse:
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
+        body = await self._read_body(request, _BODY_KEYS, ("input",))
+        if isinstance(body, web.Response):
+            return body
+        model = self.catalog.model(request.match_info["owner"], request.match_info["name"])
+        if model is None:
+            return not_found("The requested model does not exist.")
+        if not model.official:
+            return not_found(
+                f"{model.ref} is not an official model; create predictions for it with "
+                "POST /v1/predictions and a version."
+            )
+        return await self._create(request, body, model, model.default_version, None)
+
+    async def _create_version(self, request: web.Request) -> web.StreamResponse:
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
+        body = await self._read_body(request, _VERSION_BODY_KEYS, ("version", "input"))
+        if isinstance(body, web.Response):
+            return body
+        resolved = self.catalog.resolve_version(body["version"])
+        if resolved is None:
+            return invalid_version()
+        return await self._create(request, body, resolved[0], resolved[1], None)
+
+    async def _create_deployment(self, request: web.Request) -> web.StreamResponse:
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
+        body = await self._read_body(request, _BODY_KEYS, ("input",))
+        if isinstance(body, web.Response):
+            return body
+        deployment = self.catalog.deployment(request.match_info["owner"], request.match_info["name"])
+        if deployment is None:
+            return not_found("The requested deployment does not exist.")
+        return await self._create(request, body, deployment.model, deployment.version, deployment)
+
+    async def _create(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        model: Model,
+        version: str,
+        deployment: Deployment | None,
+    ) -> web.StreamResponse:
+        values: dict[str, Any] = body["input"]
+        problems = validate_input(model.inputs, model.required, values)
+        if problems:
+            return json_response(problem_422(problems), 422)
+        deadline = None
+        if (cancel_after := request.headers.get("Cancel-After")) is not None:
+            deadline = parse_duration(cancel_after)
+            if deadline is None:
+                return problem(400, f"Invalid Cancel-After duration: {cancel_after!r}", "Invalid header")
+        pred = self._new_prediction(request, body, model, version, deployment, deadline)
+        if request.get(_FAULT) == "drop_after_create":
+            self.stats.faults["drop_after_create"] += 1
+            return drop_connection(request)
+        headers = {"Location": f"{self._base(request)}/v1/predictions/{pred.id}"}
+        prefer = parse_prefer(request.headers.get("Prefer"))
+        as_status: str | None = "starting"
+        if prefer is not None:
+            headers["Preference-Applied"] = prefer[1]
+            if await self._wait_terminal(pred, prefer[0]):
+                as_status = None
+                if pred.end_status == "succeeded" and self.config.sync_status == "processing":
+                    as_status = "processing"
+        data = render(pred, self._base(request), time.monotonic(), as_status=as_status)
+        return json_response(data, 201, headers)
+
+    def _new_prediction(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        model: Model,
+        version: str,
+        deployment: Deployment | None,
+        cancel_after: float | None,
+    ) -> Prediction:
+        cfg = self.config
+        values: dict[str, Any] = body["input"]
+        now = time.monotonic()
+        boot_key = (deployment.ref if deployment else model.ref).lower()
+        warm_at = self._warm_at.setdefault(boot_key, now + cfg.cold_boot)
+        started = max(now, warm_at) + cfg.latency
+        requested = requested_max(values)
+        count = max(1, min(cfg.tokens, requested) if requested is not None else cfg.tokens)
+        chunks = generate_chunks(values, model.ref, count)
+        error = self._planned_error(model, values)
+        final = len(chunks) if error is None else (0 if error.startswith("E1") else count // 2)
+        step = cfg.token_interval
+        pred = Prediction(
+            id=self._new_id(),
+            model=model.ref,
+            version=version,
+            input=values,
+            chunks=chunks,
+            created=now,
+            started=started,
+            step=step,
+            end=started + (final if error else final - 1) * step,
+            end_status="failed" if error else "succeeded",
+            final_count=final,
+            deployment=deployment.ref if deployment else None,
+            stream=body.get("stream"),
+            headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
+            unknown_inputs=tuple(k for k in values if k not in model.inputs),
+            error=error,
+            webhook=body.get("webhook"),
+            input_token_count=count_tokens(f"{values.get('system_prompt', '')} {values.get('prompt', '')}"),
+        )
+        if cancel_after is not None:
+            pred.apply_deadline(now + max(cancel_after, cfg.min_cancel_after))
+        self._register(pred, model)
+        return pred
+
+    def _planned_error(self, model: Model, values: Mapping[str, Any]) -> str | None:
+        fail = values.get("__fail__")
+        if fail:
+            self.stats.faults["fail"] += 1
+            return fail if isinstance(fail, str) else "Simulated failure (__fail__ input)"
+        if model.family == "llama3" and (error := llama3_error(values)) is not None:
+            return error
+        if self.fault_plan.fail_prediction():
+            self.stats.faults["fail"] += 1
+            return "Prediction failed (simulated fault)"
+        return None
+
+    def _new_id(self) -> str:
+        while True:
+            pid = "".join(self._id_rng.choices(_ID_ALPHABET, k=26))
+            if pid not in self.predictions:
+                return pid
+
+    def _register(self, pred: Prediction, model: Model) -> None:
+        self.predictions[pred.id] = pred
+        self._order.append(pred)
+        self._created_us.append(pred.created_us)
+        self._active.add(pred)
+        model.run_count += 1
+        self.stats.created += 1
+
+    async def _wait_terminal(self, pred: Prediction, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            if pred.is_terminal(now):
+                return True
+            if now >= deadline or self._closing:
+                return False
+            await self._sleep(pred.id, min(pred.end, deadline) - now)
+
+    # ---- read, cancel, list ---------------------------------------------------------------
+
+    async def _get(self, request: web.Request) -> web.StreamResponse:
+        pred = self._lookup(request)
+        if pred is None:
+            return not_found()
+        return json_response(render(pred, self._base(request), time.monotonic()))
+
+    async def _cancel(self, request: web.Request) -> web.StreamResponse:
+        self.stats.cancel_requests += 1
+        pred = self._lookup(request)
+        if pred is None:
+            return not_found()
+        now = time.monotonic()
+        if pred.cancel(now):
+            self.stats.canceled += 1
+            self._active.discard(pred)
+            self._wake(pred.id)
+        return json_response(render(pred, self._base(request), now))
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        try:
+            after = query_time(query.get("created_after"))
+            before = query_time(query.get("created_before"))
+            cursor = int(query["cursor"]) if "cursor" in query else None
+        except ValueError as exc:
+            return problem(400, f"Invalid query parameter: {exc}", "Invalid query")
+        lo = bisect_right(self._created_us, after) if after is not None else 0
+        hi = bisect_left(self._created_us, before) if before is not None else len(self._order)
+        if cursor is not None:
+            hi = min(hi, cursor + 1)
+        start = max(lo, hi - 100)
+        base = self._base(request)
+        now = time.monotonic()
+        results = [render(p, base, now) for p in reversed(self._order[start:hi])]
+        next_url = None
+        if start > lo:
+            params = {k: v for k, v in query.items() if k != "cursor"}
+            params["cursor"] = str(start - 1)
+            next_url = f"{base}/v1/predictions?{urlencode(params)}"
+        return json_response({"next": next_url, "previous": None, "results": results})
+
+    # ---- stream ---------------------------------------------------------------------------
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        pred = self._lookup(request)
+        if pred is None:
+            return not_found()
+        self.stats.streams += 1
+        after = parse_last_event_id(request.headers.get("Last-Event-ID"))
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        cut_after = None
+        if request.get(_FAULT) == "cut_stream":
+            cut_after = self.fault_plan.cut_point(pred.final_count - (after + 1))
+        with contextlib.suppress(ConnectionError):
+            await self._pump(request, response, pred, after, cut_after)
+        return response
+
+    async def _pump(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        pred: Prediction,
+        after: int,
+        cut_after: int | None,
+    ) -> None:
+        """Write events as they become due; `after` is the Last-Event-ID sequence number."""
+        sent = after + 1
+        written = 0
+        keepalive = self.config.sse_keepalive
+        last_write = time.monotonic()
+        while True:
+            now = time.monotonic()
+            stop = pred.visible(now)
+            if cut_after is not None:
+                stop = min(stop, sent + cut_after - written)
+            if sent < stop:
+                await response.write(output_events(pred, sent, stop))
+                written, sent, last_write = written + stop - sent, stop, now
+                if cut_after is not None and written >= cut_after:
+                    self.stats.faults["cut_stream"] += 1
+                    drop_connection(request)
+                    return
+                continue
+            if pred.is_terminal(now):
+                events = closing_events(pred, pred.final_count)
+                await response.write(b"".join(data for seq, data in events if seq > after))
+                return
+            if self._closing:
+                return
+            if keepalive is not None and now - last_write >= keepalive:
+                await response.write(b": keepalive\n\n")
+                last_write = now
+            delay = pred.next_change(now) - now
+            await self._sleep(pred.id, min(delay, keepalive) if keepalive else delay)
+
+    # ---- models, versions, account ----------------------------------------------------------
+
+    def _model_or_none(self, request: web.Request) -> Model | None:
+        return self.catalog.model(request.match_info["owner"], request.match_info["name"])
+
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        model = self._model_or_none(request)
+        return json_response(model_json(model)) if model else not_found()
+
+    async def _versions(self, request: web.Request) -> web.StreamResponse:
+        model = self._model_or_none(request)
+        if model is None:
+            return not_found()
+        results = [version_json(model, v) for v in model.versions]
+        return json_response({"next": None, "previous": None, "results": results})
+
+    async def _version(self, request: web.Request) -> web.StreamResponse:
+        model = self._model_or_none(request)
+        version = request.match_info["id"]
+        if model is None or version not in model.versions:
+            return not_found()
+        return json_response(version_json(model, version))
+
+    async def _deployment(self, request: web.Request) -> web.StreamResponse:
+        dep = self.catalog.deployment(request.match_info["owner"], request.match_info["name"])
+        return json_response(deployment_json(dep)) if dep else not_found()
+
+    async def _account(self, request: web.Request) -> web.StreamResponse:
+        return json_response(
+            {"type": "user", "username": "simulator", "name": "Replicate Simulator", "github_url": None}
+        )
+
+    async def _web(self, request: web.Request) -> web.StreamResponse:
+        pred = self._lookup(request)
+        if pred is None:
+            raise web.HTTPNotFound()
+        text = f"prediction {pred.id}: {pred.status()} ({pred.model})\n"
+        return web.Response(text=text)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+_SIM_KEY = web.AppKey("replicate_simulator", ReplicateSimulator)
