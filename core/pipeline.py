@@ -36,8 +36,8 @@ class BoundFormatter:
     models: Sequence[str]
     inner: PromptFormatter
 
-    def format(self, messages: Sequence[Any]) -> str:
-        return self.inner.format(messages)
+    def render(self, messages: Sequence[Any]) -> str:
+        return self.inner.render(messages)
 
 
 @attrs.frozen

@@ -282,7 +282,7 @@ class Router:
         try:
             inputs: dict[str, Any] = {}
             if pipeline.formatter is not None:
-                inputs["prompt"] = pipeline.formatter.format(request.messages)
+                inputs["prompt"] = pipeline.formatter.render(request.messages)
             cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
             if cached is not None and cached[0] is not None:
                 schema: InputSchema | None = cached[0]

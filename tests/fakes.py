@@ -80,7 +80,7 @@ class Formatter:
     models: Sequence[str]
     template: str = "{text}"
 
-    def format(self, messages: Sequence[Message]) -> str:
+    def render(self, messages: Sequence[Message]) -> str:
         return "|".join(self.template.format(role=m.role, text=m.text) for m in messages)
 
 

@@ -15,7 +15,7 @@ from patchwire import BadRequestError, Message
 
 @attrs.frozen
 class Formatter:
-    """A prompt formatter: ``format(messages)`` renders the conversation with ``render``.
+    """A prompt formatter: ``render(messages)`` turns the conversation into one prompt with ``renderer``.
 
     ``uses_model_template`` is read by the built-in ``prompt_template`` mapper: False (every chat
     format) means the prompt is complete, so a model's own ``prompt_template`` is replaced by
@@ -24,11 +24,11 @@ class Formatter:
 
     name: str
     models: tuple[str, ...]
-    render: Callable[[Sequence[Message]], str] = attrs.field(repr=False)
+    renderer: Callable[[Sequence[Message]], str] = attrs.field(repr=False)
     uses_model_template: bool = False
 
-    def format(self, messages: Sequence[Message]) -> str:
-        return self.render(messages)
+    def render(self, messages: Sequence[Message]) -> str:
+        return self.renderer(messages)
 
 
 def text_of(message: Message, index: int, format_name: str) -> str:

@@ -32,7 +32,7 @@ FORMATTER = Formatter(
         "*/qwen*-instruct*",
         "*/yi-*-chat*",
     ),
-    render=render,
+    renderer=render,
 )
 
 

@@ -59,7 +59,7 @@ class TemplateRenderer:
 
 @patchwire.hookimpl
 def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatter:
-    return Formatter(name=name, models=(), render=TemplateRenderer(template, name))
+    return Formatter(name=name, models=(), renderer=TemplateRenderer(template, name))
 
 
 @patchwire.hookimpl

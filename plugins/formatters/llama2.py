@@ -92,13 +92,13 @@ LLAMA2 = Formatter(
         "llama-2-*-chat:*",
         "*/codellama-*-instruct",
     ),
-    render=render_llama2,
+    renderer=render_llama2,
 )
 
 MISTRAL = Formatter(
     name="mistral",
     models=("mistralai/*-instruct*",),
-    render=render_mistral,
+    renderer=render_mistral,
 )
 
 

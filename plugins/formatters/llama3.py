@@ -35,7 +35,7 @@ FORMATTER = Formatter(
         "*llama-3*-instruct*",
         "*llama3*-instruct*",
     ),
-    render=render,
+    renderer=render,
 )
 
 

@@ -19,7 +19,7 @@ import patchwire
 class F:
     name = "acme-format"
     models = ("acme/*",)
-    def format(self, messages):
+    def render(self, messages):
         return "third-party:" + "|".join(m.text for m in messages)
 
 @patchwire.hookimpl

@@ -85,7 +85,7 @@ async def test_a_registered_template_beats_the_built_in_format() -> None:
         pipeline = build_pipeline(router.plugins, "replicate/meta/meta-llama-3-8b-instruct")
         assert pipeline.formatter is not None
         assert pipeline.formatter.name == "custom:meta/meta-llama-3-8b-instruct"
-        assert pipeline.formatter.format([patchwire.Message("user", "hi")]) == "Q: hi"
+        assert pipeline.formatter.render([patchwire.Message("user", "hi")]) == "Q: hi"
         # Other models keep theirs.
         other = build_pipeline(router.plugins, "replicate/meta/meta-llama-3-70b-instruct")
         assert other.formatter is not None and other.formatter.name == "llama3"

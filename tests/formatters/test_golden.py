@@ -20,7 +20,7 @@ HELLO = [Message("user", "Hello, how are you?")]
 
 
 def test_llama3_matches_the_seeds_expected_replicate_call() -> None:
-    assert llama3.FORMATTER.format(SEED) == (
+    assert llama3.FORMATTER.render(SEED) == (
         "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|>"
         "<|start_header_id|>user<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -29,7 +29,7 @@ def test_llama3_matches_the_seeds_expected_replicate_call() -> None:
 
 def test_llama3_multi_turn_and_stripping() -> None:
     messages = [*MULTI[:3], Message("user", "  Capital of France?\n")]
-    assert llama3.FORMATTER.format(messages) == (
+    assert llama3.FORMATTER.render(messages) == (
         "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
         "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
@@ -39,14 +39,14 @@ def test_llama3_multi_turn_and_stripping() -> None:
 
 
 def test_llama2_with_system_prompt_folded_into_the_first_turn() -> None:
-    assert llama2.LLAMA2.format(MULTI) == (
+    assert llama2.LLAMA2.render(MULTI) == (
         "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] Capital of France? [/INST]"
     )
 
 
 def test_llama2_without_system_prompt() -> None:
-    assert llama2.LLAMA2.format(HELLO) == "<s>[INST] Hello, how are you? [/INST]"
-    assert llama2.LLAMA2.format(MULTI[1:]) == (
+    assert llama2.LLAMA2.render(HELLO) == "<s>[INST] Hello, how are you? [/INST]"
+    assert llama2.LLAMA2.render(MULTI[1:]) == (
         "<s>[INST] Hi [/INST] Hello! </s><s>[INST] Capital of France? [/INST]"
     )
 
@@ -60,26 +60,26 @@ def test_llama2_irregular_conversations() -> None:
         Message("system", "Now be formal."),
         Message("user", "Three."),
     ]
-    assert llama2.LLAMA2.format(messages) == (
+    assert llama2.LLAMA2.render(messages) == (
         "<s>[INST] One.\n\nTwo. [/INST] Ok. </s><s>[INST] Now be formal.\n\nThree. [/INST]"
     )
     # Only a system message: it still gets its <<SYS>> block.
-    assert llama2.LLAMA2.format([Message("system", "S")]) == "<s>[INST] <<SYS>>\nS\n<</SYS>> [/INST]"
+    assert llama2.LLAMA2.render([Message("system", "S")]) == "<s>[INST] <<SYS>>\nS\n<</SYS>> [/INST]"
     # A trailing assistant message is continued, not closed.
-    assert llama2.LLAMA2.format([*HELLO, Message("assistant", "I am")]) == (
+    assert llama2.LLAMA2.render([*HELLO, Message("assistant", "I am")]) == (
         "<s>[INST] Hello, how are you? [/INST] I am"
     )
 
 
 def test_mistral_instruct() -> None:
-    assert llama2.MISTRAL.format(MULTI) == (
+    assert llama2.MISTRAL.render(MULTI) == (
         "<s>[INST] Be brief.\n\nHi [/INST] Hello!</s>[INST] Capital of France? [/INST]"
     )
-    assert llama2.MISTRAL.format(HELLO) == "<s>[INST] Hello, how are you? [/INST]"
+    assert llama2.MISTRAL.render(HELLO) == "<s>[INST] Hello, how are you? [/INST]"
 
 
 def test_chatml() -> None:
-    assert chatml.FORMATTER.format(MULTI) == (
+    assert chatml.FORMATTER.render(MULTI) == (
         "<|im_start|>system\nBe brief.<|im_end|>\n"
         "<|im_start|>user\nHi<|im_end|>\n"
         "<|im_start|>assistant\nHello!<|im_end|>\n"
@@ -89,14 +89,14 @@ def test_chatml() -> None:
 
 
 def test_default_sends_a_lone_user_message_unchanged() -> None:
-    assert default.FORMATTER.format(HELLO) == "Hello, how are you?"
+    assert default.FORMATTER.render(HELLO) == "Hello, how are you?"
 
 
 def test_default_transcript() -> None:
-    assert default.FORMATTER.format(MULTI) == (
+    assert default.FORMATTER.render(MULTI) == (
         "Be brief.\n\nUser: Hi\n\nAssistant: Hello!\n\nUser: Capital of France?\n\nAssistant:"
     )
-    assert default.FORMATTER.format([*HELLO, Message("assistant", "Fine")]) == (
+    assert default.FORMATTER.render([*HELLO, Message("assistant", "Fine")]) == (
         "User: Hello, how are you?\n\nAssistant: Fine"
     )
 
@@ -126,7 +126,7 @@ SEED_CONFIG_TEMPLATE = make_template(
 
 def test_custom_template_from_the_seeds_sdk_example() -> None:
     formatter = custom.patchwire_template_formatter(name="custom:x", template=SEED_SDK_TEMPLATE)
-    assert formatter.format(SEED) == (
+    assert formatter.render(SEED) == (
         "You are a good assistant"
         "[INST] <<SYS>>\nBe a good human!\n<</SYS>>\n [/INST]\n"
         "[INST] What do you know about earth? [/INST]"
@@ -138,7 +138,7 @@ def test_custom_template_bos_and_eos_around_turns() -> None:
     formatter = custom.patchwire_template_formatter(name="custom:x", template=SEED_CONFIG_TEMPLATE)
     # bos at the start and before each system/user message that follows an assistant one; eos after
     # each assistant message.
-    assert formatter.format(MULTI) == (
+    assert formatter.render(MULTI) == (
         "<s>\n"
         "<|im_start|>system\nBe brief.<|im_end|>"
         "<|im_start|>user\nHi<|im_end|>"
@@ -151,7 +151,7 @@ def test_custom_template_bos_and_eos_around_turns() -> None:
 def test_custom_template_role_without_entry_gets_bare_text() -> None:
     template = make_template(roles={"user": {"pre_message": "Q: "}}, bos_token="<s>", eos_token="</s>")
     formatter = custom.patchwire_template_formatter(name="custom:x", template=template)
-    assert formatter.format([Message("system", "S"), Message("user", "U"), Message("assistant", "A")]) == (
+    assert formatter.render([Message("system", "S"), Message("user", "U"), Message("assistant", "A")]) == (
         "<s>SQ: UA</s>"
     )
 
@@ -166,11 +166,11 @@ ALL = [llama3.FORMATTER, llama2.LLAMA2, llama2.MISTRAL, chatml.FORMATTER, defaul
 
 @pytest.mark.parametrize("formatter", ALL, ids=lambda f: f.name)
 def test_text_parts_are_joined(formatter: Formatter) -> None:
-    assert formatter.format([TEXT_PARTS]) == formatter.format([Message("user", "What is this?")])
+    assert formatter.render([TEXT_PARTS]) == formatter.render([Message("user", "What is this?")])
 
 
 @pytest.mark.parametrize("formatter", ALL, ids=lambda f: f.name)
 def test_image_parts_are_refused(formatter: Formatter) -> None:
     with pytest.raises(BadRequestError, match=r"messages\[1\] has a 'image_url' content part") as info:
-        formatter.format([Message("system", "S"), IMAGE])
+        formatter.render([Message("system", "S"), IMAGE])
     assert info.value.status_code == 400

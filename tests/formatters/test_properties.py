@@ -44,7 +44,7 @@ def in_order(prompt: str, pieces: Sequence[str]) -> bool:
 
 @given(conversations)
 def test_llama3_keeps_every_text_in_order_and_asks_the_assistant(messages: list[Message]) -> None:
-    prompt = llama3.FORMATTER.format(messages)
+    prompt = llama3.FORMATTER.render(messages)
     assert prompt.startswith(f"<|start_header_id|>{messages[0].role}<|end_header_id|>\n\n")
     assert prompt.endswith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
     assert in_order(prompt, [m.text.strip() for m in messages])
@@ -53,14 +53,14 @@ def test_llama3_keeps_every_text_in_order_and_asks_the_assistant(messages: list[
 
 @given(plain_conversations)
 def test_llama3_parses_back_to_the_conversation(messages: list[Message]) -> None:
-    prompt = llama3.FORMATTER.format(messages)
+    prompt = llama3.FORMATTER.render(messages)
     turns = re.findall(r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\n\n(.*?)<\|eot_id\|>", prompt, re.S)
     assert turns == [(m.role, m.text.strip()) for m in messages]
 
 
 @given(plain_conversations)
 def test_chatml_parses_back_exactly(messages: list[Message]) -> None:
-    prompt = chatml.FORMATTER.format(messages)
+    prompt = chatml.FORMATTER.render(messages)
     assert prompt.endswith("<|im_start|>assistant\n")
     turns = re.findall(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>\n", prompt, re.S)
     assert turns == [(m.role, m.text) for m in messages]
@@ -68,7 +68,7 @@ def test_chatml_parses_back_exactly(messages: list[Message]) -> None:
 
 @given(conversations)
 def test_llama2_shape(messages: list[Message]) -> None:
-    prompt = llama2.LLAMA2.format(messages)
+    prompt = llama2.LLAMA2.render(messages)
     assert prompt.startswith("<s>[INST] ")
     assert in_order(prompt, [m.text.strip() for m in messages if m.role != "system"])
     if messages[-1].role != "assistant":
@@ -77,7 +77,7 @@ def test_llama2_shape(messages: list[Message]) -> None:
 
 @given(plain_conversations)
 def test_llama2_closes_every_answer_but_a_trailing_one(messages: list[Message]) -> None:
-    prompt = llama2.LLAMA2.format(messages)
+    prompt = llama2.LLAMA2.render(messages)
     system, turns = llama2.split_turns([(m.role, m.text) for m in messages])
     answers = sum(turn.answer is not None for turn in turns)
     trailing = messages[-1].role == "assistant"
@@ -88,7 +88,7 @@ def test_llama2_closes_every_answer_but_a_trailing_one(messages: list[Message]) 
 
 @given(plain_conversations)
 def test_mistral_shape(messages: list[Message]) -> None:
-    prompt = llama2.MISTRAL.format(messages)
+    prompt = llama2.MISTRAL.render(messages)
     assert prompt.startswith("<s>[INST] ") and prompt.count("<s>") == 1
     assert in_order(prompt, [m.text.strip() for m in messages])
 
@@ -109,7 +109,7 @@ CUSTOM = custom.patchwire_template_formatter(name="custom:t", template=TEMPLATE)
 
 @given(plain_conversations)
 def test_custom_template_bos_and_eos(messages: list[Message]) -> None:
-    prompt = CUSTOM.format(messages)
+    prompt = CUSTOM.render(messages)
     assert prompt.startswith("«bos»«init»") and prompt.endswith("«final»")
     assert prompt.count("«eos»") == sum(m.role == "assistant" for m in messages)
     reopened = sum(
@@ -130,15 +130,15 @@ def _last_turn_opener_or_assistant(before: Sequence[Message]) -> str | None:
 
 @given(conversations)
 def test_default_keeps_every_text_and_a_lone_question_unchanged(messages: list[Message]) -> None:
-    prompt = default.FORMATTER.format(messages)
+    prompt = default.FORMATTER.render(messages)
     assert in_order(prompt, [m.text.strip() for m in messages])
-    assert default.FORMATTER.format([Message("user", messages[0].text)]) == messages[0].text
+    assert default.FORMATTER.render([Message("user", messages[0].text)]) == messages[0].text
 
 
 @given(conversations)
 def test_token_looking_text_is_kept_verbatim(messages: list[Message]) -> None:
     for formatter in (llama3.FORMATTER, chatml.FORMATTER, llama2.LLAMA2, CUSTOM, default.FORMATTER):
-        prompt = formatter.format(messages)
+        prompt = formatter.render(messages)
         for m in messages:
             for token in TOKENS:
                 if token in m.text.strip():

@@ -244,7 +244,7 @@ def test_prompt_template_only_for_complete_prompts() -> None:
 def test_the_system_prompt_is_not_sent_twice() -> None:
     """With prompt_template "{prompt}" the model's template, which would add a system header with its
     own ``system_prompt``, is gone: rendering it as the model does yields our prompt, once."""
-    prompt = llama3.FORMATTER.format([Message("system", "Be a good human!"), Message("user", "Hi")])
+    prompt = llama3.FORMATTER.render([Message("system", "Be a good human!"), Message("user", "Hi")])
     call = MapCall(ref=parse_ref("meta/meta-llama-3-8b-instruct"), schema=LLAMA3, params={},
                    inputs={"prompt": prompt}, formatter=llama3.FORMATTER)  # fmt: skip
     for mapper in MAPPERS:

@@ -25,7 +25,7 @@ class VicunaFormatter:
     # Patterns match owner/name (and the raw reference, so "vicuna-13b:<version>" is claimed too).
     models = ("*/vicuna-*", "vicuna-*")
 
-    def format(self, messages: Sequence[patchwire.Message]) -> str:
+    def render(self, messages: Sequence[patchwire.Message]) -> str:
         # FastChat's vicuna_v1.1: turns joined by " ", an answer closed by "</s>".
         system = " ".join(m.text.strip() for m in messages if m.role == "system") or PREAMBLE
         out = [system]
