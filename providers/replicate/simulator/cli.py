@@ -31,35 +31,35 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def probability(text: str) -> float:
-    value = _number(text, float)
+    value = _float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
     return value
 
 
 def seconds(text: str) -> float:
-    value = _number(text, float)
+    value = _float(text)
     if not 0.0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
     return value
 
 
 def positive_int(text: str) -> int:
-    value = _number(text, int)
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
     return value
 
 
 def port(text: str) -> int:
-    value = _number(text, int)
+    value = _int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
     return value
 
 
 def whole_number(text: str) -> int:
-    return _number(text, int)
+    return _int(text)
 
 
 def route_kinds(text: str) -> frozenset[str]:
@@ -93,12 +93,18 @@ def log_level(text: str) -> str:
     return level
 
 
-def _number(text: str, kind: type[int] | type[float]) -> int | float:
+def _float(text: str) -> float:
     try:
-        return kind(text)
+        return float(text)
     except ValueError:
-        noun = "a whole number" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 # ---- the command ------------------------------------------------------------------------------
