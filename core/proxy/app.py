@@ -24,6 +24,7 @@ from aiohttp import web
 from patchwire.errors import ConfigError, PatchwireError
 from patchwire.manager import Plugins, get_plugins
 from patchwire.proxy import handlers
+from patchwire.proxy import metrics as proxy_metrics
 from patchwire.proxy.auth import KeyChecker
 from patchwire.proxy.config import ProxyConfig, check_models, load_config
 from patchwire.proxy.errors import from_http, from_patchwire, json_error
@@ -76,6 +77,7 @@ def create_app(
     app.router.add_get("/health/liveness", handlers.health)
     app.router.add_get("/health/liveliness", handlers.health)  # LiteLLM's spelling
     app.router.add_get("/health/readiness", handlers.readiness)
+    state.metrics = proxy_metrics.install(app, plugins)
     app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close_router)
     if shared is not None:
@@ -119,6 +121,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     finally:
         if task is not None:
             state.in_flight.discard(task)
+        proxy_metrics.count(state, request, record.model, status, loop.time() - started)
         # Never the headers or the body: they hold keys and prompts.
         log.info(
             "%s %s %s model=%s duration=%.3fs prediction=%s%s",
@@ -133,7 +136,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _answer(state: ProxyState, request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in PUBLIC_PATHS and not state.checker.allows(request.headers.get("Authorization")):
+    public = request.path in PUBLIC_PATHS or (
+        request.path == proxy_metrics.PATH and state.config.metrics_public
+    )
+    if not public and not state.checker.allows(request.headers.get("Authorization")):
         return json_error(
             401,
             "missing or wrong API key; send the proxy's key as 'Authorization: Bearer <key>' "

@@ -86,7 +86,7 @@ LITELLM_ROUTE = {
 #: Sharing limits and cooldowns across replicas (LiteLLM's spelling, plus patchwire's redis_optional).
 REDIS_KEYS = ("redis_url", "redis_host", "redis_port", "redis_password", "redis_optional", "rpm_burst")
 #: In LiteLLM's settings sections every key we do not read is LiteLLM's own: warn, don't refuse.
-GENERAL_KEYS = ("master_key", "max_request_size_mb")
+GENERAL_KEYS = ("master_key", "max_request_size_mb", "metrics_public")
 ROUTER_KEYS = ("max_connections", "max_concurrency", "timeout", "rpm", "max_in_flight", *REDIS_KEYS)
 LITELLM_SETTINGS_KEYS = ("drop_params", "request_timeout")
 TOP_KEYS = ("model_list", "general_settings", "router_settings", "litellm_settings", "keys")
@@ -112,6 +112,8 @@ class ProxyConfig:
     redis_url: str | None = attrs.field(default=None, repr=False)
     #: Start on local limits when that Redis cannot be reached (instead of refusing to start).
     redis_optional: bool = False
+    #: Serve ``/metrics`` without a key (for a scraper inside a trusted network).
+    metrics_public: bool = False
     #: Where each route came from, for start-up errors: (alias, index in its list) -> "model_list[3]".
     origins: Mapping[tuple[str, int], str] = attrs.field(factory=dict, eq=False)
 
@@ -209,6 +211,9 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         timeout=timeout or DEFAULT_TIMEOUT,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
         max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        metrics_public=bool(
+            _bool(where, "general_settings", "metrics_public", general.get("metrics_public"))
+        ),
         rpm_burst=_integer(where, "router_settings", "rpm_burst", router.get("rpm_burst")),
         redis_url=_redis(where, router),
         redis_optional=bool(_bool(where, "router_settings", "redis_optional", router.get("redis_optional"))),

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from patchwire.metrics import Metrics
 from patchwire.proxy.auth import KeyChecker
 from patchwire.proxy.config import ProxyConfig
 from patchwire.router import Router
@@ -26,6 +27,8 @@ class ProxyState:
     created: int = attrs.field(factory=lambda: int(time.time()))
     in_flight: set[asyncio.Task[object]] = attrs.field(factory=set)
     draining: bool = False
+    #: The proxy's metrics (None without prometheus-client).
+    metrics: Metrics | None = None
 
 
 STATE = web.AppKey("patchwire_proxy_state", ProxyState)
