@@ -12,6 +12,7 @@ from patchwire.errors import BadRequestError
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import PromptFormatter, formatter_matches
 from patchwire.types import ModelRef
+from patchwire.validation import show
 
 
 @hookimpl
@@ -24,7 +25,7 @@ def patchwire_choose_formatter(
                 return formatter
         names = ", ".join(sorted({f.name for f in formatters})) or "(none loaded)"
         raise BadRequestError(
-            f"unknown prompt format {requested!r}; available formats: {names}", param="format"
+            f"unknown prompt format {show(requested)}; available formats: {names}", param="format"
         )
     for formatter in formatters:
         if formatter_matches(formatter, ref):

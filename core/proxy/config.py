@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,10 @@ import yaml
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
 from patchwire.pipeline import build_pipeline
+from patchwire.proxy.limits import ClientLimits
 from patchwire.router import DEFAULT_TIMEOUT, make_template
 from patchwire.types import ModelRoute
-from patchwire.validation import check_params
+from patchwire.validation import check_params, show
 
 log = logging.getLogger("patchwire.proxy")
 
@@ -83,7 +85,20 @@ LITELLM_ROUTE = {
     "budget_duration",
 }
 #: In LiteLLM's settings sections every key we do not read is LiteLLM's own: warn, don't refuse.
-GENERAL_KEYS = ("master_key", "max_request_size_mb")
+GENERAL_KEYS = (
+    "master_key",
+    "max_request_size_mb",
+    # what one client may take (patchwire.proxy.limits.ClientLimits has the defaults)
+    "client_header_timeout",
+    "client_body_timeout",
+    "keepalive_timeout",
+    "max_client_connections",
+    "max_client_connections_per_ip",
+    "max_parallel_requests",
+    "rpm_limit",
+    "cors_origins",
+    "allowed_hosts",
+)
 ROUTER_KEYS = ("max_connections", "max_concurrency", "timeout", "rpm", "max_in_flight")
 LITELLM_SETTINGS_KEYS = ("drop_params", "request_timeout")
 TOP_KEYS = ("model_list", "general_settings", "router_settings", "litellm_settings", "keys")
@@ -104,6 +119,8 @@ class ProxyConfig:
     timeout: float = DEFAULT_TIMEOUT
     rpm: float | None = None
     max_in_flight: int | None = None
+    #: Timeouts, connection caps, per-key limits and allowed origins/hosts for clients.
+    client_limits: ClientLimits = attrs.field(factory=ClientLimits)
     #: Where each route came from, for start-up errors: (alias, index in its list) -> "model_list[3]".
     origins: Mapping[tuple[str, int], str] = attrs.field(factory=dict, eq=False)
 
@@ -201,8 +218,59 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         timeout=timeout or DEFAULT_TIMEOUT,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
         max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        client_limits=_client_limits(where, general, keyless=not keys),
         origins=origins,
     )
+
+
+def _client_limits(where: _Where, general: Mapping[Any, Any], *, keyless: bool) -> ClientLimits:
+    section = "general_settings"
+    numbers = {
+        "header_timeout": "client_header_timeout",
+        "body_timeout": "client_body_timeout",
+        "keepalive_timeout": "keepalive_timeout",
+        "rpm_limit": "rpm_limit",
+    }
+    integers = {
+        "max_connections": "max_client_connections",
+        "max_connections_per_ip": "max_client_connections_per_ip",
+        "max_parallel_requests": "max_parallel_requests",
+    }
+    given: dict[str, Any] = {}
+    for attr, name in numbers.items():
+        value = _number(where, section, name, general.get(name))
+        if value is not None:
+            given[attr] = value
+    for attr, name in integers.items():
+        count = _integer(where, section, name, general.get(name))
+        if count is not None:
+            given[attr] = count
+    origins = _strings(where, section, "cors_origins", general.get("cors_origins"))
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise where.error(
+                section, "cors_origins", f"{show(origin)} is not an origin like https://app.example"
+            )
+    if "*" in origins and keyless:
+        raise where.error(
+            section,
+            "cors_origins",
+            "'*' lets every web page use a proxy that has no API key; set master_key or list origins",
+        )
+    hosts = _strings(where, section, "allowed_hosts", general.get("allowed_hosts"))
+    return ClientLimits(
+        **given,
+        cors_origins=tuple(o.rstrip("/") for o in origins),
+        allowed_hosts=tuple(h.strip().lower() for h in hosts),
+    )
+
+
+def _strings(where: _Where, entry: str, field: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise where.error(entry, field, "must be a list of non-empty strings")
+    return [v.strip() for v in value]
 
 
 def _model_list(
