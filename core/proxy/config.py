@@ -55,6 +55,12 @@ ROUTE_KEYS = ("model", "api_key", "api_base", "timeout", "prompt_format", "drop_
 #: secret must never become a model input).
 ENV_KEYS = ("api_key", "api_base")
 
+#: Params that look like a credential (``token``, ``API_KEY`` ...): refused, never sent as model inputs.
+CREDENTIAL_NAME = re.compile(
+    r"(?i)(replicate_?)?(api_?)?(key|token|secret|password|passwd|auth|authorization|bearer|credentials?)"
+    r"|(api|access|secret|private)[_-]?(key|token)s?"
+)
+
 #: LiteLLM keys patchwire does not implement: ignored with a warning instead of refused.
 LITELLM_TOP = {
     "environment_variables",
@@ -320,9 +326,14 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> tuple
         if name in LITELLM_ROUTE:
             where.warn(label, field, "a LiteLLM setting patchwire does not implement")
             continue
-        near = difflib.get_close_matches(name, ROUTE_KEYS, n=1, cutoff=0.8)
+        near = _near_miss(name, ROUTE_KEYS)
         if near:
-            raise where.error(label, field, f"unknown key; did you mean {near[0]!r}?")
+            raise where.error(label, field, f"unknown key; did you mean {near!r}?")
+        if CREDENTIAL_NAME.fullmatch(name):
+            # It would be sent to the model as an input: a credential handed to whoever runs it.
+            raise where.error(
+                label, field, "looks like a credential, which no model input takes; did you mean 'api_key'?"
+            )
         if isinstance(value, str) and value.startswith(ENV_PREFIX):
             raise where.error(
                 label, field, f"only {' and '.join(ENV_KEYS)} may read the environment (os.environ/...)"
@@ -390,6 +401,21 @@ def check_models(config: ProxyConfig, plugins: Plugins) -> None:
 # -- small checked readers ---------------------------------------------------------------------
 
 
+def _near_miss(name: str, known: Sequence[str]) -> str | None:
+    """The known key ``name`` is probably a typo of (case and separators ignored), or None."""
+    folded = name.strip().lower().replace("-", "_")
+    if folded in known:
+        return folded
+    near = difflib.get_close_matches(folded, known, n=1, cutoff=0.8)
+    return near[0] if near else None
+
+
+def _shown(value: Any) -> str:
+    """A wrong value for a start-up error: a string is not repeated (it may be a secret typed into
+    the wrong field), anything else is shown bounded."""
+    return "a string" if isinstance(value, str) else show(value)
+
+
 def _check_keys(
     where: _Where,
     entry: str | None,
@@ -403,9 +429,9 @@ def _check_keys(
         if name in known:
             continue
         field = str(name)
-        near = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
+        near = _near_miss(field, known)
         if near:
-            raise where.error(entry, field, f"unknown key; did you mean {near[0]!r}?")
+            raise where.error(entry, field, f"unknown key; did you mean {near!r}?")
         if ignored is None or name in ignored:
             where.warn(entry, field, "a LiteLLM setting patchwire does not implement")
             continue
@@ -450,7 +476,7 @@ def _number(where: _Where, entry: str | None, field: str, value: Any) -> float |
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise where.error(entry, field, f"must be a positive number, not {value!r}")
+        raise where.error(entry, field, f"must be a positive number, not {_shown(value)}")
     return float(value)
 
 
@@ -458,7 +484,7 @@ def _integer(where: _Where, entry: str | None, field: str, value: Any) -> int | 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise where.error(entry, field, f"must be a positive integer, not {value!r}")
+        raise where.error(entry, field, f"must be a positive integer, not {_shown(value)}")
     return value
 
 
@@ -466,5 +492,5 @@ def _bool(where: _Where, entry: str | None, field: str, value: Any) -> bool | No
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise where.error(entry, field, f"must be true or false, not {value!r}")
+        raise where.error(entry, field, f"must be true or false, not {_shown(value)}")
     return value
