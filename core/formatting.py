@@ -13,6 +13,7 @@ from patchwire.errors import BadRequestError
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import PromptFormatter, formatter_matches
 from patchwire.types import Message, ModelRef
+from patchwire.validation import show
 
 #: The format that sends one user message's text as written (text completions use it).
 RAW = "raw"
@@ -59,7 +60,7 @@ def patchwire_choose_formatter(
                 return formatter
         names = ", ".join(sorted({f.name for f in formatters})) or "(none loaded)"
         raise BadRequestError(
-            f"unknown prompt format {requested!r}; available formats: {names}", param="format"
+            f"unknown prompt format {show(requested)}; available formats: {names}", param="format"
         )
     for formatter in formatters:
         if formatter_matches(formatter, ref):
