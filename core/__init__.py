@@ -19,12 +19,14 @@ from patchwire.errors import (
     ConfigError,
     NotFoundError,
     PatchwireError,
+    PluginError,
     ProviderError,
     RateLimitError,
     ServiceUnavailableError,
     Timeout,
     UnknownOutcomeError,
 )
+from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
@@ -78,6 +80,7 @@ __all__ = [
     "NotFoundError",
     "ParamMapper",
     "PatchwireError",
+    "PluginError",
     "Plugins",
     "PromptFormatter",
     "PromptTemplate",
@@ -100,5 +103,7 @@ __all__ = [
     "get_plugins",
     "get_router",
     "hookimpl",
+    "message_texts",
     "register_prompt_template",
+    "text_of",
 ]

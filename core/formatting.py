@@ -1,7 +1,12 @@
-"""The core's own hook implementation: choosing a prompt formatter by name or by model pattern.
+"""Prompt formatting in the core: the public text helpers formatter authors use, and the core's own
+choice of a formatter by name or by model pattern.
 
-Registered first, so every plugin's ``patchwire_choose_formatter`` is asked before this one; a fallback
-plugin marked ``trylast`` answers for models no pattern claims.
+``text_of`` and ``message_texts`` (also ``patchwire.text_of`` / ``patchwire.message_texts``) read a
+message's text for a text-only prompt format and refuse image or other parts with a ``BadRequestError``
+that names the message and the format, rather than dropping them without a word.
+
+The chooser is registered first, so every plugin's ``patchwire_choose_formatter`` is asked before this
+one; a fallback plugin marked ``trylast`` answers for models no pattern claims.
 """
 
 from __future__ import annotations
@@ -11,7 +16,28 @@ from collections.abc import Sequence
 from patchwire.errors import BadRequestError
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import PromptFormatter, formatter_matches
-from patchwire.types import ModelRef
+from patchwire.types import Message, ModelRef
+
+
+def text_of(message: Message, index: int, format_name: str) -> str:
+    """The text of ``message`` (its text parts joined), which is ``messages[index]`` of the call; a part
+    that is not text (an image) is a ``BadRequestError`` saying that ``format_name`` takes text only."""
+    content = message.content
+    if isinstance(content, tuple):
+        for part in content:
+            if part.type != "text":
+                raise BadRequestError(
+                    f"messages[{index}] has a {part.type!r} content part, but the {format_name!r} "
+                    "prompt format is text-only; send text parts only, or use a model that takes "
+                    "images through its own inputs",
+                    param=f"messages[{index}].content",
+                )
+    return message.text
+
+
+def message_texts(messages: Sequence[Message], format_name: str) -> list[tuple[str, str]]:
+    """``(role, text)`` for each message, each read by ``text_of``."""
+    return [(m.role, text_of(m, i, format_name)) for i, m in enumerate(messages)]
 
 
 @hookimpl
@@ -24,7 +50,10 @@ def patchwire_choose_formatter(
                 return formatter
         names = ", ".join(sorted({f.name for f in formatters})) or "(none loaded)"
         raise BadRequestError(
-            f"unknown prompt format {requested!r}; available formats: {names}", param="format"
+            f"unknown prompt format {requested!r}; available formats: {names}. For a format of your own "
+            f"call patchwire.register_prompt_template(model={str(ref)!r}, roles={{...}}) (or give "
+            "roles/initial_prompt_value/... for the model in the proxy config), then call without format=",
+            param="format",
         )
     for formatter in formatters:
         if formatter_matches(formatter, ref):
