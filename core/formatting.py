@@ -1,5 +1,5 @@
-"""Prompt formatting in the core: the public text helpers formatter authors use, and the core's own
-choice of a formatter by name or by model pattern.
+"""Prompt formatting in the core: the public text helpers formatter authors use, the core's own choice
+of a formatter by name or by model pattern, and the ``raw`` format text completions use.
 
 ``text_of`` and ``message_texts`` (also ``patchwire.text_of`` / ``patchwire.message_texts``) read a
 message's text for a text-only prompt format and refuse image or other parts with a ``BadRequestError``
@@ -38,6 +38,36 @@ def text_of(message: Message, index: int, format_name: str) -> str:
 def message_texts(messages: Sequence[Message], format_name: str) -> list[tuple[str, str]]:
     """``(role, text)`` for each message, each read by ``text_of``."""
     return [(m.role, text_of(m, i, format_name)) for i, m in enumerate(messages)]
+
+
+#: The format that sends one user message's text as written (text completions use it).
+RAW = "raw"
+
+
+class RawFormatter:
+    """``format="raw"``: the text of one user message, exactly as written, and no model template
+    around it (the ``prompt_template`` mapper sends ``"{prompt}"`` where the model has one)."""
+
+    name = RAW
+    models: tuple[str, ...] = ()  # chosen by name only
+    uses_model_template = False
+
+    def render(self, messages: Sequence[Message]) -> str:
+        if len(messages) != 1 or messages[0].role != "user":
+            raise BadRequestError(
+                f"the {RAW!r} format sends one user message as written, and this call has "
+                f"{len(messages)} message(s); send one user message, or choose a chat format",
+                param="messages",
+            )
+        return text_of(messages[0], 0, RAW)
+
+
+RAW_FORMATTER = RawFormatter()
+
+
+@hookimpl
+def patchwire_formatters() -> list[PromptFormatter]:
+    return [RAW_FORMATTER]
 
 
 @hookimpl

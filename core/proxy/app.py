@@ -35,8 +35,8 @@ log = logging.getLogger("patchwire.proxy")
 DEFAULT_GRACE = 30.0
 #: After the grace period, how long cancelled requests get to cancel their predictions upstream.
 CANCEL_WAIT = 10.0
-#: Paths anyone may call: liveness only (readiness lists the models, so it needs a key).
-PUBLIC_PATHS = frozenset({"/health"})
+#: Paths anyone may call (Kubernetes probes carry no key): they tell nothing beyond "up" or "draining".
+PUBLIC_PATHS = frozenset({"/health", "/health/liveness", "/health/liveliness", "/health/readiness"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,10 +64,12 @@ def create_app(
     app[STATE] = state
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", handlers.chat_completions)
+        app.router.add_post(f"{prefix}/completions", handlers.text_completions)
         app.router.add_get(f"{prefix}/models", handlers.list_models)
         app.router.add_get(f"{prefix}/models/{{model}}", handlers.get_model)
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/health/liveness", handlers.health)
+    app.router.add_get("/health/liveliness", handlers.health)  # LiteLLM's spelling
     app.router.add_get("/health/readiness", handlers.readiness)
     app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close_router)
