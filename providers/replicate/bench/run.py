@@ -7,8 +7,8 @@ The run, in order:
 2. make one prediction through patchwire and read back, from the endpoint, the input it created: the
    baseline sends exactly that body, so both sides make identical HTTP calls;
 3. for each concurrency (and each ``--repeat``), run every side (baseline, patchwire, and LiteLLM with
-   ``--compare litellm``) in a fresh worker process of its own (``bench_worker``), one after another;
-4. report each side's figures and its ratios to the baseline (``bench_report``), optionally a plot.
+   ``--compare litellm``) in a fresh worker process of its own (``worker``), one after another;
+4. report each side's figures and its ratios to the baseline (``report``), optionally a plot.
 """
 
 from __future__ import annotations
