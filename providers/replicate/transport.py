@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 
 from patchwire.errors import BadRequestError
+
+from .errors import json_or_none
 
 
 class TransportError(Exception):
@@ -31,15 +34,25 @@ class Lost(TransportError):
     """The request may have reached the server, and no (whole) answer came back."""
 
 
+_UNPARSED: Any = object()
+
+
 class Answer:
     """A whole HTTP answer: status, headers and body bytes."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("_json", "body", "headers", "status")
 
     def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self._json = _UNPARSED
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is empty or not JSON (parsed once)."""
+        if self._json is _UNPARSED:
+            self._json = json_or_none(self.body)
+        return self._json
 
 
 def describe(exc: BaseException) -> str:

@@ -27,7 +27,8 @@ import orjson
 import patchwire
 from patchwire.errors import ConfigError
 
-from ..auth import KEY_ENV_VARS, normalize_base
+from ..keys import KEY_ENV_VARS
+from ..links import normalize_base
 from ..provider import PREFER_WAIT
 from ..refs import create_target, parse_ref
 from . import report as bench_report
