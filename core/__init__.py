@@ -12,6 +12,10 @@ Everything model-specific lives in plugins found through the entry-point group `
 ``@patchwire.hookimpl`` (see ``patchwire.hookspecs``).
 """
 
+import sys as _sys
+import types as _types
+
+from patchwire import debug
 from patchwire.api import (
     acompletion,
     atext_completion,
@@ -114,6 +118,7 @@ __all__ = [
     "acompletion",
     "atext_completion",
     "completion",
+    "debug",
     "get_plugins",
     "get_router",
     "hookimpl",
@@ -122,3 +127,19 @@ __all__ = [
     "text_completion",
     "text_of",
 ]
+
+
+class _Module(_types.ModuleType):
+    """``patchwire.set_verbose = True`` (LiteLLM's spelling) prints debug output (``patchwire.debug``)."""
+
+    @property
+    def set_verbose(self) -> bool:
+        return debug.verbose()
+
+    @set_verbose.setter
+    def set_verbose(self, on: bool) -> None:
+        debug.set_verbose(on)
+
+
+_sys.modules[__name__].__class__ = _Module
+debug.configure_from_environment()
