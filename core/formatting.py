@@ -17,6 +17,7 @@ from patchwire.errors import BadRequestError
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import PromptFormatter, formatter_matches
 from patchwire.types import Message, ModelRef
+from patchwire.validation import show
 
 
 def text_of(message: Message, index: int, format_name: str) -> str:
@@ -27,7 +28,7 @@ def text_of(message: Message, index: int, format_name: str) -> str:
         for part in content:
             if part.type != "text":
                 raise BadRequestError(
-                    f"messages[{index}] has a {part.type!r} content part, but the {format_name!r} "
+                    f"messages[{index}] has a {show(part.type)} content part, but the {format_name!r} "
                     "prompt format is text-only; send text parts only, or use a model that takes "
                     "images through its own inputs",
                     param=f"messages[{index}].content",
@@ -80,7 +81,7 @@ def patchwire_choose_formatter(
                 return formatter
         names = ", ".join(sorted({f.name for f in formatters})) or "(none loaded)"
         raise BadRequestError(
-            f"unknown prompt format {requested!r}; available formats: {names}. For a format of your own "
+            f"unknown prompt format {show(requested)}; available formats: {names}. For a format of your own "
             f"call patchwire.register_prompt_template(model={str(ref)!r}, roles={{...}}) (or give "
             "roles/initial_prompt_value/... for the model in the proxy config), then call without format=",
             param="format",

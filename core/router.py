@@ -207,7 +207,7 @@ class Router:
             if self.routes and "/" not in model:
                 names = ", ".join(sorted(self.routes))
                 raise NotFoundError(
-                    f"model {model!r} is not configured; available models: {names}", param="model"
+                    f"model {show(model)} is not configured; available models: {names}", param="model"
                 )
         return None
 
