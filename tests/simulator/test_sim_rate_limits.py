@@ -39,7 +39,7 @@ async def test_creates_and_other_requests_have_their_own_buckets(start_simulator
     async with aiohttp.ClientSession() as http:
         answers = [await create(http, running.url) for _ in range(4)]
         assert [a[0] for a in answers] == [201, 201, 201, 429]
-        status, body, headers = answers[-1]
+        _, body, headers = answers[-1]
         assert body["status"] == 429 and body["detail"].startswith("Request was throttled.")
         assert int(headers["Retry-After"]) == body["retry_after"] >= 1
         pid = answers[0][1]["id"]
