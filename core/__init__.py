@@ -30,6 +30,7 @@ from patchwire.errors import (
     ConfigError,
     NotFoundError,
     PatchwireError,
+    PluginError,
     ProviderError,
     RateLimitError,
     ResponseTooLargeError,
@@ -37,6 +38,7 @@ from patchwire.errors import (
     Timeout,
     UnknownOutcomeError,
 )
+from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
@@ -93,6 +95,7 @@ __all__ = [
     "NotFoundError",
     "ParamMapper",
     "PatchwireError",
+    "PluginError",
     "Plugins",
     "PromptFormatter",
     "PromptTemplate",
@@ -121,8 +124,10 @@ __all__ = [
     "get_plugins",
     "get_router",
     "hookimpl",
+    "message_texts",
     "register_prompt_template",
     "text_completion",
+    "text_of",
 ]
 
 
