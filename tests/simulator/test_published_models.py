@@ -348,6 +348,9 @@ async def test_bad_uploads_are_refused(start_simulator: StartSimulator, http: ai
     assert (await upload(http, running.url, b"x", type="image/png\r\nX-Evil: 1")).status == 422
     assert (await upload(http, running.url, b"x", metadata="[1]")).status == 422
     assert (await upload(http, running.url, b"x", filename="a" * 256)).status == 422
+    assert (await upload(http, running.url, b"x", other="y" * (64 * 1024 + 1))).status == 413
+    many = {f"field{i}": "y" for i in range(20)}
+    assert (await upload(http, running.url, b"x", **many)).status == 400
     assert running.sim.files == {}
     assert (await upload(http, running.url, b"x" * 1000)).status == 201
 
