@@ -61,10 +61,8 @@ def create_app(
     check_models(config, plugins)
     shared = RedisLimits(config.redis_url) if config.redis_url is not None else None
     gate = None
-    if config.rpm is not None or config.max_in_flight is not None or shared is not None:
-        gate = RateGate(
-            per_minute=config.rpm, in_flight=config.max_in_flight, burst=config.rpm_burst, shared=shared
-        )
+    if config.rpm is not None or shared is not None:
+        gate = RateGate(per_minute=config.rpm, burst=config.rpm_burst, shared=shared)
     router = Router(
         plugins=plugins,
         routes=config.routes,
@@ -72,6 +70,7 @@ def create_app(
         max_concurrency=config.max_concurrency,
         timeout=config.timeout,
         rate_gate=gate,
+        provider_options=config.provider_options,
     )
     state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
     app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])
