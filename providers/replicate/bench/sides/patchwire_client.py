@@ -40,32 +40,22 @@ class PatchwireClient:
         self.timeout = timeout
 
     async def call(self) -> float | None:
-        if not self.stream:
-            response = await self.router.acompletion(
-                MODEL,
-                self.messages,
-                api_base=self.base,
-                api_key=self.key,
-                max_tokens=self.max_tokens,
-                timeout=self.timeout,
-            )
-            assert isinstance(response, patchwire.ChatResponse)
-            response.choices[0].message.content  # noqa: B018  # what a caller reads
-            return None
         t0 = time.perf_counter()
-        first: float | None = None
-        stream = await self.router.acompletion(
+        result = await self.router.acompletion(
             MODEL,
             self.messages,
             api_base=self.base,
             api_key=self.key,
             max_tokens=self.max_tokens,
             timeout=self.timeout,
-            stream=True,
+            stream=self.stream,
         )
-        assert isinstance(stream, patchwire.Stream)
-        async with stream:
-            async for chunk in stream:
+        if isinstance(result, patchwire.ChatResponse):
+            result.choices[0].message.content  # noqa: B018  # what a caller reads
+            return None
+        first: float | None = None
+        async with result:
+            async for chunk in result:
                 if first is None and chunk.choices and chunk.choices[0].delta.content:
                     first = time.perf_counter() - t0
         return first if first is not None else time.perf_counter() - t0
