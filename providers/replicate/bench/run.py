@@ -78,10 +78,6 @@ def probe_inputs(base: str, key: str, max_tokens: int) -> dict[str, Any]:
 
 
 def _check_sides(config: BenchConfig, litellm_python: str | None) -> None:
-    if config.mode == "poll":
-        from .sides.patchwire_client import polling_provider
-
-        polling_provider()  # raises ConfigError when the provider cannot poll from the start
     if "litellm" in config.compare and litellm_python is None and importlib.util.find_spec("litellm") is None:
         raise ConfigError(
             "--compare litellm: LiteLLM is not installed in this Python. Install it in a separate venv "

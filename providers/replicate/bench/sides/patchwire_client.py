@@ -6,30 +6,15 @@ import time
 from collections.abc import Mapping, Sequence
 
 import patchwire
-from patchwire.errors import ConfigError
 
-from ...provider import ReplicateProvider
 from ..config import MODEL
 
-
-def polling_provider() -> ReplicateProvider:
-    """A provider that creates without ``Prefer: wait`` and polls (``--mode poll``)."""
-    try:
-        return ReplicateProvider(prefer_wait=0)
-    except ValueError:
-        raise ConfigError(
-            "--mode poll: this version of the Replicate provider always sends `Prefer: wait` "
-            "(prefer_wait must be 1..60), so it cannot be measured polling from the start; "
-            "use --mode wait or --mode stream"
-        ) from None
+#: ``--mode poll``: create without ``Prefer: wait``, then poll.
+POLLING = {"replicate": {"prefer_wait": 0}}
 
 
 def make_router(mode: str, connections: int) -> patchwire.Router:
-    if mode != "poll":
-        return patchwire.Router(max_connections=connections)
-    plugins = patchwire.Plugins()
-    plugins.register_providers(polling_provider(), name="bench-polling-provider")
-    return patchwire.Router(plugins=plugins, max_connections=connections)
+    return patchwire.Router(max_connections=connections, provider_options=POLLING if mode == "poll" else None)
 
 
 class PatchwireClient:
