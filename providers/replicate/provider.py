@@ -15,6 +15,7 @@ from typing import Any
 
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.ratelimit import RateGate
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
 from .api import SCHEMAS, Api
@@ -52,6 +53,9 @@ class ReplicateProvider:
         self._claims = Claims()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
+        #: Per (API base, key), for calls whose router has no rate gate: the pace 429s teach is the
+        #: account's, so its calls keep to it together rather than each backing off alone.
+        self._gates: dict[tuple[str, str], RateGate] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -176,9 +180,12 @@ class ReplicateProvider:
         links = Links(context.api_base)
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
-        api = Api(
-            context.session, key, deadline=context.deadline, gate=context.gate, label=f"replicate/{ref.raw}"
-        )
+        gate = context.gate
+        if gate is None:
+            gate = self._gates.get((links.base, key))
+            if gate is None:
+                gate = self._gates[links.base, key] = RateGate()
+        api = Api(context.session, key, deadline=context.deadline, gate=gate, label=f"replicate/{ref.raw}")
         creation = Creation(
             api=api,
             links=links,
