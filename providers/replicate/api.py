@@ -162,6 +162,14 @@ class Api:
     def __repr__(self) -> str:
         return f"Api({self.label!r})"  # never the key
 
+    def with_deadline(self, deadline: float) -> Api:
+        """The same requests with another deadline (work that goes on after the call has ended)."""
+        other = Api.__new__(Api)
+        other.session, other.auth, other.gate, other.label = self.session, self.auth, self.gate, self.label
+        other.deadline = deadline
+        other.sending = False
+        return other
+
     async def request(
         self,
         method: str,

@@ -32,10 +32,11 @@ from .streaming import OutputFollower
 
 log = logging.getLogger("patchwire")
 
-#: Seconds a create holds the connection (``Prefer: wait=N``). Short on purpose: a call cancelled
-#: while its create is in flight only learns the prediction's id (to cancel it) when the create answers.
+#: Seconds a create holds the connection (``Prefer: wait=N``): Replicate's longest, so a prediction of up
+#: to a minute costs one request, not a create and a string of polls against the account's read limit.
+#: A call cancelled meanwhile cuts the create and finds the prediction to cancel in the list (``cancel``).
 #: ``ReplicateProvider(prefer_wait=0)`` sends no ``Prefer`` header and polls from the start.
-PREFER_WAIT = 5
+PREFER_WAIT = 60
 #: A schema fetch that takes longer than this is given up (the call goes on without a schema).
 SCHEMA_BUDGET = 10.0
 
