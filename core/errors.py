@@ -110,10 +110,17 @@ class ConfigError(PatchwireError):
     error_type = "config_error"
 
 
+class MissingDependencyError(ConfigError):
+    """A feature needs an optional dependency that is not installed (the message names the extra)."""
+
+    error_type = "missing_dependency_error"
+
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigError",
+    "MissingDependencyError",
     "NotFoundError",
     "PatchwireError",
     "ProviderError",

@@ -116,6 +116,8 @@ class MapCall:
     inputs: dict[str, Any]
     drop_params: bool = False
     formatter: PromptFormatter | None = None
+    #: The call's messages (read-only), for mappers that place parts of the conversation themselves.
+    messages: Sequence[Message] = ()
 
 
 @runtime_checkable

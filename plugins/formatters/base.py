@@ -26,6 +26,8 @@ class Formatter:
     models: tuple[str, ...]
     renderer: Callable[[Sequence[Message]], str] = attrs.field(repr=False)
     uses_model_template: bool = False
+    #: The renderer leaves the first system message out (it goes to the model's ``system_prompt``).
+    supports_system_prompt: bool = False
 
     def render(self, messages: Sequence[Message]) -> str:
         return self.renderer(messages)

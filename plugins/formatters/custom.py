@@ -27,6 +27,7 @@ import attrs
 import patchwire
 from patchwire import BadRequestError, Message, PromptFormatter, PromptTemplate
 from patchwire.plugins.formatters.base import Formatter, texts
+from patchwire.plugins.formatters.system_prompt import without_first_system
 
 NAME = "custom"
 OPENS_TURN = ("system", "user")
@@ -39,6 +40,8 @@ class TemplateRenderer:
 
     def __call__(self, messages: Sequence[Message]) -> str:
         t = self.template
+        if t.supports_system_prompt:
+            messages = without_first_system(messages)[1]
         out = [t.bos_token, t.initial_prompt_value]
         bos_open = True
         for role, text in texts(messages, self.format_name):
@@ -58,8 +61,15 @@ class TemplateRenderer:
 
 
 @patchwire.hookimpl
-def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatter:
-    return Formatter(name=name, models=(), renderer=TemplateRenderer(template, name))
+def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatter | None:
+    if getattr(template, "chat_template", None) is not None:
+        return None  # a Jinja chat template: the chat_template formatter's
+    return Formatter(
+        name=name,
+        models=(),
+        renderer=TemplateRenderer(template, name),
+        supports_system_prompt=template.supports_system_prompt,
+    )
 
 
 @patchwire.hookimpl
