@@ -58,7 +58,8 @@ async def test_registered_chat_template_renders_the_prompt(
 async def test_module_level_register_prompt_template_takes_tokenizer_config(
     simulator: RunningSimulator, replicate_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(patchwire.api, "_default", None)  # a fresh default router for this test
+    # A default router of the test's own: registrations must not outlive the test.
+    monkeypatch.setattr(patchwire.api, "_default", patchwire.Router(plugins=patchwire.Plugins()))
     patchwire.register_prompt_template(
         model=f"replicate/{LLAMA3}",
         tokenizer_config={
