@@ -47,7 +47,14 @@ ENV_PREFIX = "os.environ/"
 DEFAULT_MAX_REQUEST_MB = 4.0
 
 #: Keys of a model entry's params that patchwire itself reads (everything else is a model parameter).
-TEMPLATE_KEYS = ("roles", "initial_prompt_value", "final_prompt_value", "bos_token", "eos_token", "chat_template")
+TEMPLATE_KEYS = (
+    "roles",
+    "initial_prompt_value",
+    "final_prompt_value",
+    "bos_token",
+    "eos_token",
+    "chat_template",
+)
 #: Only with roles: a Jinja chat_template has its own way of opening and closing the prompt.
 ROLES_ONLY_KEYS = ("roles", "initial_prompt_value", "final_prompt_value")
 ROUTE_KEYS = (

@@ -111,8 +111,10 @@ def render_template(
     from patchwire.plugins.formatters import sandbox as bounds
 
     def render() -> str:
-        return template.render(
-            messages=messages, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=True
+        return str(
+            template.render(
+                messages=messages, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=True
+            )
         )
 
     try:

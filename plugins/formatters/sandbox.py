@@ -239,8 +239,8 @@ class ChatTemplateSandbox(ImmutableSandboxedEnvironment):
         self.globals.pop("lipsum", None)  # lipsum(n) writes n paragraphs: nothing a chat template needs
         self.globals["raise_exception"] = raise_exception
         self.globals["strftime_now"] = strftime_now
-        self.filters["tojson"] = tojson
-        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters["tojson"] = tojson  # type: ignore[has-type]
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}  # type: ignore[has-type]
         self.filters[COUNTED] = counted
         # Captured output ({% set x %}...{% endset %}, macro bodies, the whole render) is joined here.
         self.concat = _bounded_concat  # type: ignore[assignment]
