@@ -12,7 +12,18 @@ Everything model-specific lives in plugins found through the entry-point group `
 ``@patchwire.hookimpl`` (see ``patchwire.hookspecs``).
 """
 
-from patchwire.api import acompletion, completion, get_router, register_prompt_template
+import sys as _sys
+import types as _types
+
+from patchwire import debug
+from patchwire.api import (
+    acompletion,
+    atext_completion,
+    completion,
+    get_router,
+    register_prompt_template,
+    text_completion,
+)
 from patchwire.errors import (
     AuthenticationError,
     BadRequestError,
@@ -40,6 +51,7 @@ from patchwire.manager import Plugins, get_plugins
 from patchwire.ratelimit import RateGate
 from patchwire.router import Router
 from patchwire.stream import Stream, SyncStream
+from patchwire.text import TextStream
 from patchwire.types import (
     ChatChunk,
     ChatRequest,
@@ -55,6 +67,8 @@ from patchwire.types import (
     ModelRoute,
     PromptTemplate,
     RoleTemplate,
+    TextChoice,
+    TextCompletion,
     Usage,
 )
 
@@ -94,13 +108,35 @@ __all__ = [
     "ServiceUnavailableError",
     "Stream",
     "SyncStream",
+    "TextChoice",
+    "TextCompletion",
+    "TextStream",
     "Timeout",
     "UnknownOutcomeError",
     "Usage",
     "acompletion",
+    "atext_completion",
     "completion",
+    "debug",
     "get_plugins",
     "get_router",
     "hookimpl",
     "register_prompt_template",
+    "text_completion",
 ]
+
+
+class _Module(_types.ModuleType):
+    """``patchwire.set_verbose = True`` (LiteLLM's spelling) prints debug output (``patchwire.debug``)."""
+
+    @property
+    def set_verbose(self) -> bool:
+        return debug.verbose()
+
+    @set_verbose.setter
+    def set_verbose(self, on: bool) -> None:
+        debug.set_verbose(on)
+
+
+_sys.modules[__name__].__class__ = _Module
+debug.configure_from_environment()

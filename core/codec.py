@@ -24,8 +24,10 @@ from patchwire.types import (
     ContentPart,
     Delta,
     Message,
+    TextCompletion,
     Usage,
 )
+from patchwire.validation import show
 
 converter = make_converter()
 
@@ -42,6 +44,7 @@ _omit_when_unset(Message, "name", "tool_calls", "tool_call_id")
 _omit_when_unset(ContentPart, "text", "image_url")
 _omit_when_unset(Delta, "role", "content")
 _omit_when_unset(ChatChunk, "usage")
+_omit_when_unset(TextCompletion, "usage")
 
 
 def _message_where(index: int | None) -> str:
@@ -74,7 +77,7 @@ def structure_message(raw: Any, index: int | None = None) -> Message:
         )
     if role not in ROLES:
         raise BadRequestError(
-            f"{where}.role is {role!r}; accepted roles are: {', '.join(ROLES)}",
+            f"{where}.role is {show(role)}; accepted roles are: {', '.join(ROLES)}",
             param=f"{where}.role",
         )
     content = _structure_content(raw.get("content"), where, role, has_tools=bool(raw.get("tool_calls")))
@@ -179,10 +182,11 @@ def structure_chunk(data: Mapping[str, Any] | bytes | str) -> ChatChunk:
         raise BadRequestError(f"not a chat.completion.chunk object: {exc}") from exc
 
 
-def chunk_json(chunk: ChatChunk) -> bytes:
+def chunk_json(chunk: ChatChunk, model: str | None = None) -> bytes:
     """A chunk as JSON, built by hand: the proxy writes one per token, so this skips the converter.
 
-    It must equal ``dumps(chunk)``; a test holds the two to that.
+    It must equal ``dumps(chunk)``; a test holds the two to that. ``model`` replaces the chunk's model
+    name (the proxy answers with the name the client asked for).
     """
     choices = [
         {
@@ -196,7 +200,7 @@ def chunk_json(chunk: ChatChunk) -> bytes:
     body: dict[str, Any] = {
         "id": chunk.id,
         "created": chunk.created,
-        "model": chunk.model,
+        "model": chunk.model if model is None else model,
         "choices": choices,
         "object": chunk.object,
         "system_fingerprint": chunk.system_fingerprint,

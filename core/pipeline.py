@@ -24,6 +24,7 @@ from patchwire.interfaces import (
 )
 from patchwire.manager import Plugins
 from patchwire.types import ModelRef, PromptTemplate
+from patchwire.validation import show
 
 log = logging.getLogger("patchwire")
 
@@ -100,14 +101,14 @@ def split_model(model: Any, providers: dict[str, Provider]) -> tuple[Provider, s
     if provider is None or not sep:
         names = ", ".join(sorted(providers)) or "(none loaded: see `patchwire plugins`)"
         raise BadRequestError(
-            f"model {model!r} has no known provider prefix; model strings look like "
+            f"model {show(model)} has no known provider prefix; model strings look like "
             f"'<provider>/<model>', e.g. 'replicate/meta/meta-llama-3-8b-instruct'. "
             f"Available providers: {names}",
             param="model",
         )
     if not rest.strip():
         raise BadRequestError(
-            f"model {model!r} names the provider but no model; e.g. '{prefix}/owner/name'",
+            f"model {show(model)} names the provider but no model; e.g. '{prefix}/owner/name'",
             param="model",
         )
     return provider, rest

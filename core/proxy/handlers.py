@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 import orjson
 from aiohttp import web
 
@@ -14,7 +16,9 @@ from patchwire.errors import BadRequestError, NotFoundError, PatchwireError
 from patchwire.proxy.errors import patchwire_error_dict
 from patchwire.proxy.state import STATE, ProxyState, record_of
 from patchwire.stream import Stream
-from patchwire.types import ChatResponse
+from patchwire.text import TextStream
+from patchwire.types import ChatResponse, TextCompletion
+from patchwire.validation import show
 
 log = logging.getLogger("patchwire.proxy")
 
@@ -29,6 +33,12 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",  # nginx and friends must not buffer the tokens
 }
 DONE = b"data: [DONE]\n\n"
+SHUTDOWN_ERROR = {
+    "message": "the proxy shut down before this stream finished (its prediction was cancelled); retry",
+    "type": "service_unavailable_error",
+    "param": None,
+    "code": "shutting_down",
+}
 #: Deepest nesting of arrays/objects accepted in a request body. orjson parses up to 1024 levels, but
 #: code downstream that recurses (repr() in error messages, orjson.dumps: 254) fails far sooner.
 MAX_NESTING = 100
@@ -71,8 +81,11 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
-    """(alias, messages, keyword arguments for ``Router.acompletion``) from a request body."""
+def _call_arguments(
+    state: ProxyState, data: dict[str, Any], field: str = "messages"
+) -> tuple[str, Any, dict[str, Any]]:
+    """(alias, messages, keyword arguments for ``Router.acompletion``) from a request body; with
+    ``field="prompt"`` the prompt of a text completion instead of the messages."""
     config = state.config
     model = data.pop("model", None)
     if not isinstance(model, str) or not model:
@@ -84,18 +97,19 @@ def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, 
         # Only configured aliases: a provider model string here would let clients spend the proxy's
         # keys on any model.
         raise NotFoundError(
-            f"model {model!r} is not served by this proxy; available models: {', '.join(config.routes)}",
+            f"model {show(model)} is not served by this proxy; available models: {', '.join(config.routes)}",
             param="model",
         )
-    if "messages" not in data:
-        raise BadRequestError("messages is missing; give a list of {role, content} objects", param="messages")
-    messages = data.pop("messages")
+    if field not in data:
+        what = "a list of {role, content} objects" if field == "messages" else "a string"
+        raise BadRequestError(f"{field} is missing; give {what}", param=field)
+    messages = data.pop(field)
     for name in SERVER_OWNED:
         if name in data:
             raise BadRequestError(
                 f"{name} cannot be set by a request; the proxy's config sets it for each model", param=name
             )
-    if "prompt" in data:
+    if field == "messages" and "prompt" in data:
         raise BadRequestError(
             "prompt cannot be set by a request: the proxy builds it from messages with the model's "
             "format (use /v1/chat/completions with messages)",
@@ -112,13 +126,13 @@ def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, 
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise BadRequestError(
-                f"timeout must be a positive number of seconds, not {timeout!r}", param="timeout"
+                f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
             )
         limit = min(float(timeout), limit)  # a request may shorten its deadline, never lengthen it
     data["timeout"] = limit
     drop = data.pop("drop_params", None)
     if drop is not None and not isinstance(drop, bool):
-        raise BadRequestError(f"drop_params must be true or false, not {drop!r}", param="drop_params")
+        raise BadRequestError(f"drop_params must be true or false, not {show(drop)}", param="drop_params")
     data["drop_params"] = bool(drop) or model in config.drop_params
     return model, messages, data
 
@@ -132,11 +146,33 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     result = await state.router.acompletion(model, messages, **kwargs)
     if isinstance(result, ChatResponse):
         record.prediction_id = result.id
+        # The client gets back the name it asked for, not the upstream model string.
+        return web.Response(body=dumps(attrs.evolve(result, model=model)), content_type="application/json")
+    return await _stream(request, result, lambda chunk: chunk_json(chunk, model))
+
+
+async def text_completions(request: web.Request) -> web.StreamResponse:
+    """OpenAI's legacy ``/v1/completions``: the prompt reaches the model as written."""
+    state = request.app[STATE]
+    data = parse_body(await request.read())
+    if "messages" in data:
+        raise BadRequestError(
+            "/v1/completions takes prompt, not messages (use /v1/chat/completions for messages)",
+            param="messages",
+        )
+    model, prompt, kwargs = _call_arguments(state, data, "prompt")
+    record = record_of(request)
+    record.model = model
+    result = await state.router.atext_completion(model, prompt, **kwargs)
+    if isinstance(result, TextCompletion):
+        record.prediction_id = result.id
         return web.Response(body=dumps(result), content_type="application/json")
-    return await _stream(request, result)
+    return await _stream(request, result, dumps)
 
 
-async def _stream(request: web.Request, stream: Stream) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, stream: Stream | TextStream, encode: Callable[[Any], bytes]
+) -> web.StreamResponse:
     """Write each chunk as a server-sent event; the stream is closed (upstream cancelled) however this
     ends — finished, failed, or the client gone (the task is cancelled or a write finds the socket shut)."""
     record = record_of(request)
@@ -147,13 +183,22 @@ async def _stream(request: web.Request, stream: Stream) -> web.StreamResponse:
             async for chunk in stream:
                 if record.prediction_id is None:
                     record.prediction_id = chunk.id
-                await response.write(b"data: " + chunk_json(chunk) + b"\n\n")
+                await response.write(b"data: " + encode(chunk) + b"\n\n")
             await response.write(DONE)
         except PatchwireError as exc:
             # The status line is gone already: the error is the last event, as OpenAI's API does it.
             record.stream_error = type(exc).__name__
-            await response.write(b"data: " + orjson.dumps({"error": patchwire_error_dict(exc)}) + b"\n\n")
-        except (asyncio.CancelledError, ConnectionError):
+            error = patchwire_error_dict(exc, request.app[STATE].upstream_bases)
+            await response.write(b"data: " + orjson.dumps({"error": error}) + b"\n\n")
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not request.app[STATE].cancelling or task is None:
+                raise
+            # Shutdown outlived the grace period: end the stream with an error the client can act on.
+            task.uncancel()
+            record.stream_error = "shutdown"
+            await response.write(b"data: " + orjson.dumps({"error": SHUTDOWN_ERROR}) + b"\n\n")
+        except ConnectionError:
             raise
         except Exception:
             log.exception("unexpected error while streaming %s", record.model)
@@ -184,7 +229,7 @@ async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     if alias not in state.config.routes:
         raise NotFoundError(
-            f"model {alias!r} is not served by this proxy; available models: "
+            f"model {show(alias)} is not served by this proxy; available models: "
             f"{', '.join(state.config.routes)}",
             param="model",
         )
@@ -201,11 +246,12 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def readiness(request: web.Request) -> web.Response:
-    """Readiness: 200 while serving, 503 once shutdown has begun (load balancers stop sending)."""
+    """Readiness: 200 while serving, 503 once shutdown has begun (load balancers stop sending).
+    No key needed (probes carry none), so it names no model."""
     state = request.app[STATE]
     if state.draining:
         return web.json_response({"status": "draining"}, status=503, dumps=_dumps)
-    return web.json_response({"status": "ready", "models": list(state.config.routes)}, dumps=_dumps)
+    return web.json_response({"status": "ready"}, dumps=_dumps)
 
 
 def _dumps(obj: Any) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from patchwire import BadRequestError, Message
+from patchwire.validation import show
 
 
 @attrs.frozen
@@ -40,7 +41,7 @@ def text_of(message: Message, index: int, format_name: str) -> str:
         for part in content:
             if part.type != "text":
                 raise BadRequestError(
-                    f"messages[{index}] has a {part.type!r} content part, but the {format_name!r} "
+                    f"messages[{index}] has a {show(part.type)} content part, but the {format_name!r} "
                     "prompt format is text-only; send text parts only, or use a model that takes "
                     "images through its own inputs",
                     param=f"messages[{index}].content",

@@ -29,6 +29,7 @@ from patchwire.plugins.mappers.base import Mapper
 from patchwire.plugins.mappers.names import MAX_TOKENS, family_name
 from patchwire.plugins.mappers.prompt_template import PROMPT_TEMPLATE
 from patchwire.plugins.mappers.schema_check import SCHEMA_CHECK
+from patchwire.validation import show
 
 #: OpenAI parameters that keep their name on Replicate models.
 SAME_NAME = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
@@ -65,7 +66,7 @@ def stop_sequences(value: Any) -> str:
     for item in items:
         if "," in item:
             raise BadRequestError(
-                f"stop sequence {item!r} contains a comma, which Replicate models read as a "
+                f"stop sequence {show(item)} contains a comma, which Replicate models read as a "
                 "separator between sequences; use sequences without commas",
                 param="stop",
             )
