@@ -63,8 +63,8 @@ def map_system_prompt(call: MapCall) -> None:
 @attrs.frozen
 class SystemPromptMapper:
     name: str = "system_prompt"
-    #: Before the prompt_template mapper (300) and the schema check (1000), which see its input.
-    order: int = 100
+    #: After the parameter mappers (100, 200), before prompt_template (300) and the schema check (1000).
+    order: int = 250
     providers: tuple[str, ...] = ("replicate",)
 
     def map(self, call: MapCall) -> None:

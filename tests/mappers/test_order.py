@@ -61,6 +61,7 @@ async def test_third_party_mapper_overrides_the_built_in(
         "openai",
         "acme_cap_length",
         "token_aliases",
+        "system_prompt",
         "prompt_template",
         "schema_check",
     ]
