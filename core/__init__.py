@@ -31,12 +31,14 @@ from patchwire.errors import (
     MissingDependencyError,
     NotFoundError,
     PatchwireError,
+    PluginError,
     ProviderError,
     RateLimitError,
     ServiceUnavailableError,
     Timeout,
     UnknownOutcomeError,
 )
+from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
@@ -94,6 +96,7 @@ __all__ = [
     "NotFoundError",
     "ParamMapper",
     "PatchwireError",
+    "PluginError",
     "Plugins",
     "PromptFormatter",
     "PromptTemplate",
@@ -121,8 +124,10 @@ __all__ = [
     "get_plugins",
     "get_router",
     "hookimpl",
+    "message_texts",
     "register_prompt_template",
     "text_completion",
+    "text_of",
 ]
 
 

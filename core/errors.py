@@ -116,6 +116,19 @@ class MissingDependencyError(ConfigError):
     error_type = "missing_dependency_error"
 
 
+class PluginError(PatchwireError):
+    """An installed plugin breaks the plugin contract (500): its hook returned an object without a
+    method or attribute the core needs. The message names the plugin and its distribution."""
+
+    status_code = 500
+    error_type = "plugin_error"
+
+    def __init__(self, message: str, *, plugin: str, distribution: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.plugin = plugin
+        self.distribution = distribution
+
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
@@ -123,6 +136,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "PatchwireError",
+    "PluginError",
     "ProviderError",
     "RateLimitError",
     "ServiceUnavailableError",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-TEST_KEY = "r8_test-key-0123456789abcdef"
+from patchwire.testing import TEST_KEY, FakeReplicate, StartFakeReplicate
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -22,13 +24,19 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None
         await asyncio.sleep(0.005)
 
 
-@attrs.define
-class RunningSimulator:
-    sim: Any  # patchwire.providers.replicate.simulator.ReplicateSimulator
-    url: str
+def install_distribution(site: Path, dist: str, module: str, source: str, entry_name: str) -> None:
+    """Lay a distribution out in ``site`` exactly as pip would: module plus .dist-info with entry points."""
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[patchwire]\n{entry_name} = {module}\n")
+    (info / "RECORD").write_text("")
 
 
-StartSimulator = Callable[..., Awaitable[RunningSimulator]]
+#: A running simulator (``patchwire.testing.FakeReplicate``: ``sim``, ``url``, ``api_key``).
+RunningSimulator = FakeReplicate
+StartSimulator = StartFakeReplicate
 
 
 @attrs.frozen
@@ -124,3 +132,15 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+
+__all__ = [
+    "TEST_KEY",
+    "RawAnswer",
+    "RedisServer",
+    "RunningSimulator",
+    "StartSimulator",
+    "install_distribution",
+    "raw_request",
+    "wait_for",
+]

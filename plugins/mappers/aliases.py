@@ -8,7 +8,7 @@ with different values are refused: the model would take one and ignore the other
 from __future__ import annotations
 
 from patchwire import BadRequestError, MapCall
-from patchwire.plugins.mappers.base import Mapper
+from patchwire.plugins.mappers.base import REPLICATE, Mapper
 from patchwire.plugins.mappers.names import FAMILIES, family_name
 from patchwire.validation import show
 
@@ -34,4 +34,4 @@ def map_aliases(call: MapCall) -> None:
             call.inputs[target] = value
 
 
-ALIASES = Mapper(name="token_aliases", order=200, apply=map_aliases)
+ALIASES = Mapper(name="token_aliases", order=200, apply=map_aliases, providers=REPLICATE)
