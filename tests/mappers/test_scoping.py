@@ -44,6 +44,7 @@ def test_patchwire_plugins_shows_which_providers_each_mapper_serves() -> None:
     assert mappers == {
         "openai": ["replicate"],
         "token_aliases": ["replicate"],
+        "system_prompt": ["replicate"],
         "prompt_template": ["replicate"],
         "schema_check": [],
     }
