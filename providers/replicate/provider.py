@@ -17,10 +17,12 @@ import aiohttp
 
 from patchwire.errors import PatchwireError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
 from .auth import normalize_base, resolve_key
 from .errors import http_error, parse_body
+from .output import output_pieces
 from .predictions import READ, TERMINAL, Claims, PredictionJob
 from .refs import CreateTarget, create_target, parse_ref
 from .responses import ChunkMaker, chat_response, finish_reason, usage_of
@@ -234,15 +236,16 @@ class ReplicateProvider:
         slot: asyncio.Semaphore | None,
     ) -> AsyncGenerator[ChatChunk, None]:
         maker = ChunkMaker(job.prediction_id or "", job.label)
+        splitter = ReasoningSplitter()
         tokens = 0
         try:
             yield maker.role()
             if job.status in TERMINAL:
-                output = prediction.get("output")
-                for text in output if isinstance(output, list) else [output]:
+                # A model whose output is one string (not a token iterator) streams as one chunk.
+                for text in output_pieces(prediction.get("output"), job.label, job.prediction_id):
                     tokens += 1
-                    if isinstance(text, str) and text:
-                        yield maker.content(text)
+                    for chunk in _split(maker, splitter, text):
+                        yield chunk
             else:
                 follower = OutputFollower(job)
                 try:
@@ -255,10 +258,20 @@ class ReplicateProvider:
                             break
                         tokens += len(batch)  # one output event is one token (or a few)
                         for text in batch:
-                            if text:
+                            if not text:
+                                continue
+                            if splitter.passthrough:
                                 yield maker.content(text)
+                            else:
+                                for chunk in _split(maker, splitter, text):
+                                    yield chunk
                 finally:
                     await follower.close()
+            reasoning, answer = splitter.end()
+            if reasoning:
+                yield maker.reasoning(reasoning)
+            if answer:
+                yield maker.content(answer)
             yield maker.finish(finish_reason(tokens, call.inputs))
             if call.request.include_usage:
                 yield maker.usage(await self._stream_usage(job, prediction, call.inputs, tokens))
@@ -269,6 +282,17 @@ class ReplicateProvider:
             finally:
                 if slot is not None:
                     slot.release()
+
+
+def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[ChatChunk]:
+    """The chunks one piece of output makes: inline ``<think>`` reasoning apart from the answer."""
+    reasoning, answer = splitter.feed(text)
+    chunks = []
+    if reasoning:
+        chunks.append(maker.reasoning(reasoning))
+    if answer:
+        chunks.append(maker.content(answer))
+    return chunks
 
 
 def _slot(context: ProviderContext) -> asyncio.Semaphore | None:

@@ -23,6 +23,7 @@ from patchwire.errors import ProviderError
 from patchwire.sse import ServerSentEvent, SSEDecoder
 
 from .errors import http_error, parse_body, prediction_error
+from .output import output_pieces, text_items
 from .predictions import CONNECT_TIMEOUT, POLL_FACTOR, POLL_FIRST, POLL_MAX, TERMINAL, PredictionJob
 from .retry import Backoff, sleep_before
 from .transport import describe
@@ -215,14 +216,19 @@ class OutputFollower:
             prediction = await job.get()
         output = prediction.get("output")
         batch: list[str] = []
+        terminal = prediction.get("status") in TERMINAL
         if isinstance(output, list) and len(output) > self.emitted:
-            batch = [c if isinstance(c, str) else str(c) for c in output[self.emitted :]]
+            batch = text_items(output[self.emitted :], job.label, job.prediction_id)
             self.emitted = len(output)
-        if prediction.get("status") in TERMINAL:
+        if terminal:
             self.done = True
             error = job.result_error(prediction)
             if error is not None:
                 raise error
+            if not isinstance(output, list) and not self.emitted:
+                # A single-string output arrives whole, once the prediction is done.
+                batch = output_pieces(output, job.label, job.prediction_id)
+                self.emitted = 1
         return batch
 
 
