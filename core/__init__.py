@@ -28,12 +28,14 @@ from patchwire.errors import (
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
+    InputShaper,
     MapCall,
     ParamMapper,
     PromptFormatter,
     Provider,
     ProviderCall,
     ProviderContext,
+    ShapeCall,
 )
 from patchwire.manager import Plugins, get_plugins
 from patchwire.ratelimit import RateGate
@@ -70,6 +72,7 @@ __all__ = [
     "ContentPart",
     "Delta",
     "InputSchema",
+    "InputShaper",
     "InputSpec",
     "MapCall",
     "Message",
@@ -90,6 +93,7 @@ __all__ = [
     "RoleTemplate",
     "Router",
     "ServiceUnavailableError",
+    "ShapeCall",
     "Stream",
     "SyncStream",
     "Timeout",

@@ -17,6 +17,7 @@ from patchwire.interfaces import (
     CallNext,
     CallResult,
     CallWrapper,
+    InputShaper,
     ParamMapper,
     PromptFormatter,
     Provider,
@@ -47,6 +48,9 @@ class Pipeline:
     formatter: PromptFormatter | None
     mappers: tuple[ParamMapper, ...]
     wrappers: tuple[CallWrapper, ...]
+    shapers: tuple[InputShaper, ...] = ()
+    #: The caller chose the formatter for this model (``format=``, a template), rather than a pattern.
+    format_chosen: bool = False
     #: The provider's call wrapped in every wrapper, built once (not per call).
     call_complete: CallNext = attrs.field(init=False)
     call_stream: CallNext = attrs.field(init=False)
@@ -142,15 +146,19 @@ def build_pipeline(
     # mapper wins), so reverse before the stable sort.
     mappers = sorted(reversed(plugins.collect(hook.patchwire_param_mappers())), key=lambda m: m.order)
     wrappers = tuple(plugins.collect(hook.patchwire_call_wrappers()))
+    # Ordered like the mappers (ties: built-ins first).
+    shapers = sorted(reversed(plugins.collect(hook.patchwire_input_shapers())), key=lambda s: s.order)
+    chosen = template is not None or requested_format is not None or isinstance(formatter, BoundFormatter)
     log.debug(
-        "patchwire: pipeline for %s: provider=%s formatter=%s mappers=%s wrappers=%s",
+        "patchwire: pipeline for %s: provider=%s formatter=%s shapers=%s mappers=%s wrappers=%s",
         model,
         provider.name,
         formatter.name if formatter else None,
+        [s.name for s in shapers],
         [m.name for m in mappers],
         [w.name for w in wrappers],
     )
-    return Pipeline(provider, ref, formatter, tuple(mappers), wrappers)
+    return Pipeline(provider, ref, formatter, tuple(mappers), wrappers, tuple(shapers), chosen)
 
 
 def template_formatter(plugins: Plugins, name: str, template: PromptTemplate) -> PromptFormatter:

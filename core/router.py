@@ -36,6 +36,7 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
+from patchwire.shaping import shape_inputs
 from patchwire.stream import Stream
 from patchwire.types import (
     ChatRequest,
@@ -280,26 +281,7 @@ class Router:
 
         backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
         try:
-            inputs: dict[str, Any] = {}
-            if pipeline.formatter is not None:
-                inputs["prompt"] = pipeline.formatter.render(request.messages)
-            cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
-            if cached is not None and cached[0] is not None:
-                schema: InputSchema | None = cached[0]
-            else:
-                schema = await self._schema(pipeline, context)
-            mapping = MapCall(
-                ref=pipeline.ref,
-                schema=schema,
-                params=dict(request.params),
-                inputs=inputs,
-                drop_params=request.drop_params,
-                formatter=pipeline.formatter,
-            )
-            for mapper in pipeline.mappers:
-                mapper.map(mapping)
-            inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
-            call = ProviderCall(request=request, inputs=inputs, context=context)
+            call = await self._call(pipeline, request, context)
             invoke = pipeline.call_stream if request.stream else pipeline.call_complete
             return await invoke(call)
         except PatchwireError:
@@ -321,6 +303,29 @@ class Router:
             ) from None
         finally:
             backstop.cancel()
+
+    async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
+        """The call as it reaches the provider: the conversation placed by the shapers, the
+        parameters mapped, by the model's schema where it is known."""
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        if cached is not None and cached[0] is not None:
+            schema: InputSchema | None = cached[0]
+        else:
+            schema = await self._schema(pipeline, context)
+        params = dict(request.params)
+        inputs = shape_inputs(pipeline, request.messages, schema, params)
+        mapping = MapCall(
+            ref=pipeline.ref,
+            schema=schema,
+            params=params,
+            inputs=inputs,
+            drop_params=request.drop_params,
+            formatter=pipeline.formatter,
+        )
+        for mapper in pipeline.mappers:
+            mapper.map(mapping)
+        inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
+        return ProviderCall(request=request, inputs=inputs, context=context)
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:

@@ -24,7 +24,10 @@ def test_whole_output() -> None:
     assert split_reasoning("  <think>a</think>b") == ("a", "b")
     assert split_reasoning("Paris.") == (None, "Paris.")
     # Only a tag at the start counts: later it is text the model meant to show.
-    assert split_reasoning("Use <think> tags</think> like this") == (None, "Use <think> tags</think> like this")
+    assert split_reasoning("Use <think> tags</think> like this") == (
+        None,
+        "Use <think> tags</think> like this",
+    )
     # Cut while thinking: all of it is reasoning, no answer.
     assert split_reasoning("<think>still going") == ("still going", "")
     assert split_reasoning("") == (None, "")
