@@ -22,6 +22,7 @@ from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usag
 
 from .auth import normalize_base, resolve_key
 from .errors import http_error, parse_body
+from .files import FileUploads, needs_upload
 from .output import output_pieces
 from .predictions import READ, TERMINAL, Claims, PredictionJob
 from .refs import CreateTarget, create_target, parse_ref
@@ -52,6 +53,7 @@ class ReplicateProvider:
         self.prefer_wait = prefer_wait
         self._targets: dict[ModelRef, CreateTarget] = {}
         self._claims = Claims()
+        self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
 
@@ -165,6 +167,10 @@ class ReplicateProvider:
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
         try:
             async with asyncio.timeout_at(job.deadline):
+                if needs_upload(job.inputs):
+                    job.inputs = await self._files.inline_or_upload(
+                        job.session, job.base, job.auth, job.inputs, job.deadline, job.label
+                    )
                 prediction = await job.create(stream=stream)
                 if not stream and job.status not in TERMINAL:
                     prediction = await job.follow(prediction)
