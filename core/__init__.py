@@ -12,7 +12,14 @@ Everything model-specific lives in plugins found through the entry-point group `
 ``@patchwire.hookimpl`` (see ``patchwire.hookspecs``).
 """
 
-from patchwire.api import acompletion, completion, get_router, register_prompt_template
+from patchwire.api import (
+    acompletion,
+    atext_completion,
+    completion,
+    get_router,
+    register_prompt_template,
+    text_completion,
+)
 from patchwire.errors import (
     AuthenticationError,
     BadRequestError,
@@ -41,6 +48,7 @@ from patchwire.manager import Plugins, get_plugins
 from patchwire.ratelimit import RateGate
 from patchwire.router import Router
 from patchwire.stream import Stream, SyncStream
+from patchwire.text import TextStream
 from patchwire.types import (
     ChatChunk,
     ChatRequest,
@@ -56,6 +64,8 @@ from patchwire.types import (
     ModelRoute,
     PromptTemplate,
     RoleTemplate,
+    TextChoice,
+    TextCompletion,
     Usage,
 )
 
@@ -96,13 +106,18 @@ __all__ = [
     "ShapeCall",
     "Stream",
     "SyncStream",
+    "TextChoice",
+    "TextCompletion",
+    "TextStream",
     "Timeout",
     "UnknownOutcomeError",
     "Usage",
     "acompletion",
+    "atext_completion",
     "completion",
     "get_plugins",
     "get_router",
     "hookimpl",
     "register_prompt_template",
+    "text_completion",
 ]

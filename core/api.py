@@ -12,7 +12,8 @@ from typing import Any, Literal, overload
 
 from patchwire.router import Router
 from patchwire.stream import LoopThread, Stream, SyncStream
-from patchwire.types import ChatResponse
+from patchwire.text import TextStream
+from patchwire.types import ChatResponse, TextCompletion
 
 _default: Router | None = None
 _lock = threading.Lock()
@@ -111,6 +112,41 @@ def completion(
             runner.close()
     assert isinstance(result, ChatResponse)
     return result
+
+
+async def atext_completion(
+    model: str, prompt: Any, *, stream: bool = False, **kwargs: Any
+) -> TextCompletion | TextStream:
+    """A text completion (OpenAI's legacy completions, LiteLLM's ``text_completion``): ``prompt`` (a
+    string or a list of strings) reaches the model exactly as written — no chat format, no model
+    template — and the answer is a ``TextCompletion`` (``response.choices[0].text``). With
+    ``stream=True``, an async iterator of ``TextCompletion`` pieces. Takes ``acompletion``'s keyword
+    arguments, and ``echo=True`` to have the prompt repeated before each answer."""
+    return await get_router().atext_completion(model, prompt, stream=stream, **kwargs)
+
+
+def text_completion(
+    model: str, prompt: Any, *, stream: bool = False, **kwargs: Any
+) -> TextCompletion | SyncStream:
+    """The blocking ``atext_completion``; with ``stream=True`` a plain iterator of ``TextCompletion``."""
+    router = get_router()
+    if stream:
+        return SyncStream(lambda: router.atext_completion(model, prompt, stream=True, **kwargs))
+    result = _run_blocking(router.atext_completion(model, prompt, stream=False, **kwargs))
+    assert isinstance(result, TextCompletion)
+    return result
+
+
+def _run_blocking(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    runner = LoopThread()
+    try:
+        return runner.run(coro)
+    finally:
+        runner.close()
 
 
 def register_prompt_template(

@@ -12,15 +12,14 @@ from typing import Any
 import orjson
 
 from patchwire.manager import Plugins, get_plugins
+from patchwire.types import ModelRef
 
 
 def plugins_report(plugins: Plugins) -> dict[str, Any]:
     """What ``patchwire plugins --json`` prints: plugins, formatters with their models, failures."""
     hook = plugins.hook
     providers = [p.name for p in plugins.collect(hook.patchwire_providers())]
-    formatters = [
-        {"name": f.name, "models": list(f.models)} for f in plugins.collect(hook.patchwire_formatters())
-    ]
+    formatters, fallback = _formatters_in_order(plugins)
     # The order the pipeline runs them in: ties run built-ins first (see patchwire.pipeline).
     collected = reversed(plugins.collect(hook.patchwire_param_mappers()))
     mappers = [{"name": m.name, "order": m.order} for m in collected]
@@ -37,12 +36,32 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
         ],
         "providers": providers,
         "formatters": formatters,
+        "fallback_formatter": fallback,
         "mappers": sorted(mappers, key=lambda m: m["order"]),
         "failures": [
             {"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.error}
             for f in plugins.failures
         ],
     }
+
+
+def _formatters_in_order(plugins: Plugins) -> tuple[list[dict[str, Any]], str | None]:
+    """Formatters in the order a model's format is chosen: those with patterns (highest precedence
+    first; the first match wins), then those chosen only by name, then the fallback — the one that
+    answers for a model nobody claims — last. Also the fallback's name."""
+    hook = plugins.hook
+    found = plugins.collect(hook.patchwire_formatters())
+    try:
+        unclaimed = ModelRef(provider="patchwire", raw="(a model no formatter claims)")
+        chosen = hook.patchwire_choose_formatter(ref=unclaimed, requested=None, formatters=[])
+    except Exception:  # a plugin's chooser failing must not break the listing
+        chosen = None
+    fallback = getattr(chosen, "name", None)
+    patterned = [f for f in found if f.models and f.name != fallback]
+    by_name = [f for f in found if not f.models and f.name != fallback]
+    last = [f for f in found if f.name == fallback][:1]
+    ordered = [{"name": f.name, "models": list(f.models)} for f in (*patterned, *by_name, *last)]
+    return ordered, fallback
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -57,9 +76,13 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         out(f"  {p['name']:<24} {p['distribution']}{version} [{p['kind']}]\n")
         out(f"    hooks: {', '.join(p['hooks']) or '-'}\n")
     out(f"Providers: {', '.join(report['providers']) or '-'}\n")
-    out("Prompt formatters (first match wins, highest precedence first):\n")
+    out("Prompt formatters (in the order they are tried; the first whose models match wins):\n")
     for f in report["formatters"]:
-        out(f"  {f['name']:<24} {', '.join(f['models']) or '(fallback: models nobody claims)'}\n")
+        if f["name"] == report["fallback_formatter"]:
+            claims = "(fallback: models nobody claims)"
+        else:
+            claims = ", ".join(f["models"]) or f"(by name only: format={f['name']!r})"
+        out(f"  {f['name']:<24} {claims}\n")
     out("Parameter mappers (run in this order):\n")
     for m in report["mappers"]:
         out(f"  {m['order']:>5}  {m['name']}\n")

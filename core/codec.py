@@ -24,6 +24,7 @@ from patchwire.types import (
     ContentPart,
     Delta,
     Message,
+    TextCompletion,
     Usage,
 )
 
@@ -42,6 +43,7 @@ _omit_when_unset(Message, "name", "tool_calls", "tool_call_id", "reasoning_conte
 _omit_when_unset(ContentPart, "text", "image_url")
 _omit_when_unset(Delta, "role", "content", "reasoning_content")
 _omit_when_unset(ChatChunk, "usage")
+_omit_when_unset(TextCompletion, "usage")
 
 
 def _message_where(index: int | None) -> str:
@@ -179,10 +181,11 @@ def structure_chunk(data: Mapping[str, Any] | bytes | str) -> ChatChunk:
         raise BadRequestError(f"not a chat.completion.chunk object: {exc}") from exc
 
 
-def chunk_json(chunk: ChatChunk) -> bytes:
+def chunk_json(chunk: ChatChunk, model: str | None = None) -> bytes:
     """A chunk as JSON, built by hand: the proxy writes one per token, so this skips the converter.
 
-    It must equal ``dumps(chunk)``; a test holds the two to that.
+    It must equal ``dumps(chunk)``; a test holds the two to that. ``model`` replaces the chunk's model
+    name (the proxy answers with the name the client asked for).
     """
     choices = [
         {
@@ -196,7 +199,7 @@ def chunk_json(chunk: ChatChunk) -> bytes:
     body: dict[str, Any] = {
         "id": chunk.id,
         "created": chunk.created,
-        "model": chunk.model,
+        "model": chunk.model if model is None else model,
         "choices": choices,
         "object": chunk.object,
         "system_fingerprint": chunk.system_fingerprint,

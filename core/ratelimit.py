@@ -1,29 +1,84 @@
-"""Client-side rate limits shared by every call of a router.
+"""Client-side rate limits shared by every call of a router — and, through Redis, by every replica.
 
 A big batch should not trip the provider's own limits, and one 429 should slow the whole router down
-(shared back-off) rather than each call finding out on its own.
+(shared back-off) rather than each call finding out on its own. Given a ``SharedLimits`` store
+(``patchwire.redis_limits.RedisLimits``, the ``patchwire[redis]`` extra), the per-minute budget and the
+back-off live there, so several processes on one account stay within its limits together. If the store
+cannot be reached the gate keeps going on its own bucket, says so once in the log, and goes back to the
+store when it answers again: a call never fails because the store is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
+from typing import Protocol
+
+log = logging.getLogger("patchwire")
+
+#: How long the gate stays on its own bucket after the shared store failed, before asking it again.
+SHARED_RETRY = 5.0
+
+
+class SharedLimits(Protocol):
+    """Limits kept outside this process, so several processes share them (see ``RedisLimits``).
+
+    Every method may raise any exception when the store cannot be reached; the gate then falls back to
+    its own bucket. ``describe()`` names the store for log lines (never a password).
+    """
+
+    async def take(self, name: str, per_minute: float, burst: int) -> float:
+        """Take one unit of budget ``name``: 0.0 if granted, else the seconds until one may be free."""
+        ...
+
+    async def pause(self, name: str, seconds: float) -> None:
+        """Nobody takes from ``name`` for ``seconds`` (a 429 said so); a longer pause already set stays."""
+        ...
+
+    async def paused_for(self, name: str) -> float:
+        """Seconds left of the pause on ``name`` (0.0 if none)."""
+        ...
+
+    def describe(self) -> str: ...
 
 
 class RateGate:
-    """Predictions per minute (token bucket), predictions in flight, and a shared back-off."""
+    """Predictions per minute (a token bucket of ``burst``), predictions in flight, a shared back-off.
 
-    def __init__(self, *, per_minute: float | None = None, in_flight: int | None = None) -> None:
-        if per_minute is not None and per_minute <= 0:
-            raise ValueError("per_minute must be positive")
-        if in_flight is not None and in_flight <= 0:
-            raise ValueError("in_flight must be positive")
+    ``shared`` keeps the per-minute budget and the back-off in a store several processes use (under
+    ``name``); without ``per_minute`` only the back-off is shared. The in-flight limit is always this
+    process's own.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_minute: float | None = None,
+        in_flight: int | None = None,
+        burst: int | None = None,
+        shared: SharedLimits | None = None,
+        name: str = "creates",
+    ) -> None:
+        if per_minute is not None and (isinstance(per_minute, bool) or not per_minute > 0):
+            raise ValueError("per_minute must be a positive number")
+        if in_flight is not None and (isinstance(in_flight, bool) or not in_flight > 0):
+            raise ValueError("in_flight must be a positive integer")
+        if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst <= 0):
+            raise ValueError("burst must be a positive integer")
         self.per_minute = per_minute
         self.in_flight = in_flight
-        self._tokens = float(min(per_minute, 10.0)) if per_minute else 0.0
+        self.burst = burst if burst is not None else max(1, min(int(per_minute or 0), 10))
+        self.shared = shared
+        self.name = name
+        self._tokens = float(self.burst) if per_minute else 0.0
         self._stamp = time.monotonic()
         self._paused_until = 0.0
+        #: A back-off not yet written to the shared store (``back_off`` is called without awaiting).
+        self._pause_to_share = 0.0
+        #: While the shared store is unreachable: when to ask it again (monotonic); 0.0 when it is up.
+        self._shared_down_until = 0.0
         self._bucket_lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -31,9 +86,24 @@ class RateGate:
             weakref.WeakKeyDictionary()
         )
 
+    def __repr__(self) -> str:
+        shared = f", shared={self.shared.describe()}" if self.shared is not None else ""
+        return (
+            f"RateGate(per_minute={self.per_minute}, in_flight={self.in_flight}, burst={self.burst}{shared})"
+        )
+
+    @property
+    def sharing(self) -> bool:
+        """True when the budget is kept in the shared store now (False without one, or while it is down)."""
+        return self.shared is not None and not self._shared_down_until
+
     def back_off(self, seconds: float) -> None:
-        """Every call through this gate waits at least ``seconds`` before its next request."""
-        self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
+        """Every call through this gate (and, when shared, every process) waits ``seconds`` before its
+        next create."""
+        seconds = max(0.0, seconds)
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        if self.shared is not None:
+            self._pause_to_share = max(self._pause_to_share, seconds)
 
     async def wait_back_off(self) -> None:
         while (delay := self._paused_until - time.monotonic()) > 0:
@@ -41,22 +111,68 @@ class RateGate:
 
     async def acquire_create(self) -> None:
         """Wait until a new prediction may be created (shared back-off, then the per-minute bucket)."""
-        await self.wait_back_off()
-        if not self.per_minute:
-            return
+        if self.shared is None:
+            await self.wait_back_off()
+            if not self.per_minute:
+                return
         loop = asyncio.get_running_loop()
-        lock = self._bucket_lock.setdefault(loop, asyncio.Lock())
+        lock = self._bucket_lock.get(loop)
+        if lock is None:
+            lock = self._bucket_lock[loop] = asyncio.Lock()
+        # One waiter at a time asks the bucket (local or shared): the rest queue here in order, so a
+        # crowd of callers costs the shared store one request per create, not one per waiter.
         async with lock:
-            rate = self.per_minute / 60.0
-            burst = max(1.0, min(self.per_minute, 10.0))
             while True:
-                now = time.monotonic()
-                self._tokens = min(burst, self._tokens + (now - self._stamp) * rate)
-                self._stamp = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                delay = self._paused_until - time.monotonic()
+                if self.shared is not None and self._shared_usable():
+                    answer = await self._ask_shared(self.shared, delay)
+                    if answer is None:
+                        continue  # the store just failed: the local bucket decides instead
+                    delay = answer
+                elif delay <= 0:
+                    delay = self._take_local(self.per_minute) if self.per_minute else 0.0
+                if delay <= 0:
                     return
-                await asyncio.sleep((1.0 - self._tokens) / rate)
+                await asyncio.sleep(delay)
+
+    def _take_local(self, per_minute: float) -> float:
+        rate = per_minute / 60.0
+        now = time.monotonic()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / rate
+
+    def _shared_usable(self) -> bool:
+        down = self._shared_down_until
+        return not down or time.monotonic() >= down
+
+    async def _ask_shared(self, shared: SharedLimits, paused_here: float) -> float | None:
+        """The delay the shared store asks for (0.0: go ahead, a unit of budget taken), or None if it
+        could not be reached. A pause this process learned goes to the store first."""
+        try:
+            if self._pause_to_share:
+                seconds, self._pause_to_share = self._pause_to_share, 0.0
+                await shared.pause(self.name, seconds)
+            delay = paused_here if paused_here > 0 else await shared.paused_for(self.name)
+            if delay <= 0 and self.per_minute:
+                delay = await shared.take(self.name, self.per_minute, self.burst)
+        except Exception as exc:  # whatever the store's client raises: keep serving on our own bucket
+            if not self._shared_down_until:
+                log.warning(
+                    "patchwire: shared rate limits at %s unreachable (%s); this process keeps to its "
+                    "own limits until it is back",
+                    shared.describe(),
+                    type(exc).__name__,
+                )
+            self._shared_down_until = time.monotonic() + SHARED_RETRY
+            return None
+        if self._shared_down_until:
+            log.warning("patchwire: shared rate limits at %s are back; sharing again", shared.describe())
+            self._shared_down_until = 0.0
+        return delay
 
     def slot(self) -> asyncio.Semaphore | None:
         """The in-flight semaphore for the running loop, or None when in-flight is unlimited."""

@@ -24,6 +24,7 @@ from patchwire.errors import (
     ServiceUnavailableError,
     Timeout,
 )
+from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
 from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
@@ -38,6 +39,7 @@ from patchwire.pipeline import (
 from patchwire.ratelimit import RateGate
 from patchwire.shaping import shape_inputs
 from patchwire.stream import Stream
+from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
     ChatRequest,
     ChatResponse,
@@ -45,6 +47,7 @@ from patchwire.types import (
     ModelRoute,
     PromptTemplate,
     RoleTemplate,
+    TextCompletion,
 )
 from patchwire.validation import check_params, show
 
@@ -136,6 +139,13 @@ class Router:
                 limit.release()
             return result
         return Stream(result, on_close=limit.release if limit is not None else None)
+
+    async def atext_completion(
+        self, /, model: str, prompt: Any, *, stream: bool = False, **kwargs: Any
+    ) -> TextCompletion | TextStream:
+        """A text completion (OpenAI's legacy completions): ``prompt``, a string or a list of strings,
+        reaches the model as written, with no chat format; the answer is a ``text_completion``."""
+        return await atext_completion(self, model, prompt, stream=stream, **kwargs)
 
     def register_prompt_template(
         self,
@@ -236,7 +246,8 @@ class Router:
         if self.plugins.generation != self._generation:
             self._pipelines.clear()
             self._generation = self.plugins.generation
-        template = route.template if route is not None else None
+        # A route's custom template is its chat format: a raw prompt (text completions) skips it.
+        template = route.template if route is not None and format != RAW else None
         key = (model, format, id(route) if template is not None else None)
         pipeline = self._pipelines.get(key)
         if pipeline is None:

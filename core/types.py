@@ -225,6 +225,28 @@ class ChatChunk(_ItemAccess):
 
 
 @attrs.frozen(slots=True)
+class TextChoice(_ItemAccess):
+    text: str
+    index: int = 0
+    logprobs: Any = None
+    finish_reason: str | None = None
+
+
+@attrs.frozen(slots=True)
+class TextCompletion(_ItemAccess):
+    """An OpenAI ``text_completion`` object (the legacy completions API). A streamed text completion
+    is a series of these, each holding the next piece of text."""
+
+    id: str
+    created: int
+    model: str
+    choices: tuple[TextChoice, ...]
+    usage: Usage | None = None
+    object: str = "text_completion"
+    system_fingerprint: str | None = None
+
+
+@attrs.frozen(slots=True)
 class RoleTemplate:
     """What a custom prompt template puts before and after one role's messages."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from support import TEST_KEY, RunningSimulator, StartSimulator
+from support import TEST_KEY, RedisServer, RunningSimulator, StartSimulator
 
 import patchwire
 
@@ -55,3 +55,22 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's real key must never leak into a test (or a test to the real API).
     monkeypatch.delenv("REPLICATE_API_KEY", raising=False)
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Any) -> Iterator[RedisServer]:
+    """A real redis-server on a free 127.0.0.1 port, stopped after the test. Without redis-server
+    installed the test is skipped locally, and fails under CI (where .ci/run installs it)."""
+    import os
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed: .ci/run should have installed it")
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    server = RedisServer(str(tmp_path))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

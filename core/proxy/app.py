@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import os
@@ -28,6 +29,7 @@ from patchwire.proxy.config import ProxyConfig, check_models, load_config
 from patchwire.proxy.errors import from_http, from_patchwire, json_error
 from patchwire.proxy.state import STATE, ProxyState, start_record
 from patchwire.ratelimit import RateGate
+from patchwire.redis_limits import RedisLimits
 from patchwire.router import Router
 
 log = logging.getLogger("patchwire.proxy")
@@ -35,8 +37,8 @@ log = logging.getLogger("patchwire.proxy")
 DEFAULT_GRACE = 30.0
 #: After the grace period, how long cancelled requests get to cancel their predictions upstream.
 CANCEL_WAIT = 10.0
-#: Paths anyone may call: liveness only (readiness lists the models, so it needs a key).
-PUBLIC_PATHS = frozenset({"/health"})
+#: Paths anyone may call (Kubernetes probes carry no key): they tell nothing beyond "up" or "draining".
+PUBLIC_PATHS = frozenset({"/health", "/health/liveness", "/health/liveliness", "/health/readiness"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,9 +50,12 @@ def create_app(
     their own ``patchwire.Plugins()`` with providers registered at run time."""
     plugins = plugins if plugins is not None else get_plugins()
     check_models(config, plugins)
+    shared = RedisLimits(config.redis_url) if config.redis_url is not None else None
     gate = None
-    if config.rpm is not None or config.max_in_flight is not None:
-        gate = RateGate(per_minute=config.rpm, in_flight=config.max_in_flight)
+    if config.rpm is not None or config.max_in_flight is not None or shared is not None:
+        gate = RateGate(
+            per_minute=config.rpm, in_flight=config.max_in_flight, burst=config.rpm_burst, shared=shared
+        )
     router = Router(
         plugins=plugins,
         routes=config.routes,
@@ -64,14 +69,33 @@ def create_app(
     app[STATE] = state
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", handlers.chat_completions)
+        app.router.add_post(f"{prefix}/completions", handlers.text_completions)
         app.router.add_get(f"{prefix}/models", handlers.list_models)
         app.router.add_get(f"{prefix}/models/{{model}}", handlers.get_model)
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/health/liveness", handlers.health)
+    app.router.add_get("/health/liveliness", handlers.health)  # LiteLLM's spelling
     app.router.add_get("/health/readiness", handlers.readiness)
     app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close_router)
+    if shared is not None:
+        app.on_startup.append(functools.partial(_check_redis, shared, config))
+        app.on_cleanup.append(functools.partial(_close_redis, shared))
     return app
+
+
+async def _check_redis(shared: RedisLimits, config: ProxyConfig, app: web.Application) -> None:
+    """Refuse to start on a Redis that does not answer, unless ``redis_optional`` says go on alone."""
+    try:
+        await shared.check()
+    except ConfigError as exc:
+        if not config.redis_optional:
+            raise ConfigError(f"{config.source}: router_settings: {exc.message}", param=exc.param) from None
+        log.warning("%s: %s; redis_optional is set, so starting on local limits", config.source, exc.message)
+
+
+async def _close_redis(shared: RedisLimits, app: web.Application) -> None:
+    await shared.aclose()
 
 
 @web.middleware

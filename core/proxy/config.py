@@ -37,6 +37,7 @@ import yaml
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
 from patchwire.pipeline import build_pipeline
+from patchwire.redis_limits import redis_url
 from patchwire.router import DEFAULT_TIMEOUT, make_template
 from patchwire.types import ModelRoute
 from patchwire.validation import check_params
@@ -82,9 +83,11 @@ LITELLM_ROUTE = {
     "max_budget",
     "budget_duration",
 }
+#: Sharing limits and cooldowns across replicas (LiteLLM's spelling, plus patchwire's redis_optional).
+REDIS_KEYS = ("redis_url", "redis_host", "redis_port", "redis_password", "redis_optional", "rpm_burst")
 #: In LiteLLM's settings sections every key we do not read is LiteLLM's own: warn, don't refuse.
 GENERAL_KEYS = ("master_key", "max_request_size_mb")
-ROUTER_KEYS = ("max_connections", "max_concurrency", "timeout", "rpm", "max_in_flight")
+ROUTER_KEYS = ("max_connections", "max_concurrency", "timeout", "rpm", "max_in_flight", *REDIS_KEYS)
 LITELLM_SETTINGS_KEYS = ("drop_params", "request_timeout")
 TOP_KEYS = ("model_list", "general_settings", "router_settings", "litellm_settings", "keys")
 
@@ -104,6 +107,11 @@ class ProxyConfig:
     timeout: float = DEFAULT_TIMEOUT
     rpm: float | None = None
     max_in_flight: int | None = None
+    rpm_burst: int | None = None
+    #: Redis shared by every replica (rate gate, back-off, cooldowns); may hold a password.
+    redis_url: str | None = attrs.field(default=None, repr=False)
+    #: Start on local limits when that Redis cannot be reached (instead of refusing to start).
+    redis_optional: bool = False
     #: Where each route came from, for start-up errors: (alias, index in its list) -> "model_list[3]".
     origins: Mapping[tuple[str, int], str] = attrs.field(factory=dict, eq=False)
 
@@ -201,8 +209,44 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         timeout=timeout or DEFAULT_TIMEOUT,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
         max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        rpm_burst=_integer(where, "router_settings", "rpm_burst", router.get("rpm_burst")),
+        redis_url=_redis(where, router),
+        redis_optional=bool(_bool(where, "router_settings", "redis_optional", router.get("redis_optional"))),
         origins=origins,
     )
+
+
+def _redis(where: _Where, router: Mapping[Any, Any]) -> str | None:
+    """The Redis URL from ``redis_url`` or ``redis_host``/``redis_port``/``redis_password``."""
+    entry = "router_settings"
+    if router.get("redis_url") is None and router.get("redis_host") is None:
+        for field in ("redis_port", "redis_password", "redis_optional"):
+            if router.get(field) is not None:
+                raise where.error(entry, field, "needs redis_host (or redis_url) to say which Redis")
+        return None
+    if router.get("redis_url") is not None:
+        for field in ("redis_host", "redis_port", "redis_password"):
+            if router.get(field) is not None:
+                raise where.error(entry, field, "give either redis_url or redis_host/redis_port, not both")
+        url = _secret(where, entry, "redis_url", router["redis_url"])
+        host, port, password = None, None, None
+    else:
+        url = None
+        host = _env_string(where, entry, "redis_host", router["redis_host"])
+        raw_port = router.get("redis_port")
+        if isinstance(raw_port, str) and raw_port.startswith(ENV_PREFIX):
+            raw_port = _env_string(where, entry, "redis_port", raw_port)
+        if isinstance(raw_port, str) and raw_port.isdigit():
+            raw_port = int(raw_port)
+        port = _integer(where, entry, "redis_port", raw_port)
+        if port is not None and port > 65535:
+            raise where.error(entry, "redis_port", f"must be a port number (1-65535), not {port}")
+        raw_password = router.get("redis_password")
+        password = None if raw_password is None else _secret(where, entry, "redis_password", raw_password)
+    try:
+        return redis_url(url=url, host=host, port=port, password=password)
+    except ConfigError as exc:
+        raise where.error(entry, exc.param, exc.message) from None
 
 
 def _model_list(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 import orjson
 from aiohttp import web
 
@@ -14,7 +16,8 @@ from patchwire.errors import BadRequestError, NotFoundError, PatchwireError
 from patchwire.proxy.errors import patchwire_error_dict
 from patchwire.proxy.state import STATE, ProxyState, record_of
 from patchwire.stream import Stream
-from patchwire.types import ChatResponse
+from patchwire.text import TextStream
+from patchwire.types import ChatResponse, TextCompletion
 
 log = logging.getLogger("patchwire.proxy")
 
@@ -71,8 +74,11 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
-    """(alias, messages, keyword arguments for ``Router.acompletion``) from a request body."""
+def _call_arguments(
+    state: ProxyState, data: dict[str, Any], field: str = "messages"
+) -> tuple[str, Any, dict[str, Any]]:
+    """(alias, messages, keyword arguments for ``Router.acompletion``) from a request body; with
+    ``field="prompt"`` the prompt of a text completion instead of the messages."""
     config = state.config
     model = data.pop("model", None)
     if not isinstance(model, str) or not model:
@@ -87,15 +93,16 @@ def _call_arguments(state: ProxyState, data: dict[str, Any]) -> tuple[str, Any, 
             f"model {model!r} is not served by this proxy; available models: {', '.join(config.routes)}",
             param="model",
         )
-    if "messages" not in data:
-        raise BadRequestError("messages is missing; give a list of {role, content} objects", param="messages")
-    messages = data.pop("messages")
+    if field not in data:
+        what = "a list of {role, content} objects" if field == "messages" else "a string"
+        raise BadRequestError(f"{field} is missing; give {what}", param=field)
+    messages = data.pop(field)
     for name in SERVER_OWNED:
         if name in data:
             raise BadRequestError(
                 f"{name} cannot be set by a request; the proxy's config sets it for each model", param=name
             )
-    if "prompt" in data:
+    if field == "messages" and "prompt" in data:
         raise BadRequestError(
             "prompt cannot be set by a request: the proxy builds it from messages with the model's "
             "format (use /v1/chat/completions with messages)",
@@ -132,11 +139,33 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     result = await state.router.acompletion(model, messages, **kwargs)
     if isinstance(result, ChatResponse):
         record.prediction_id = result.id
+        # The client gets back the name it asked for, not the upstream model string.
+        return web.Response(body=dumps(attrs.evolve(result, model=model)), content_type="application/json")
+    return await _stream(request, result, lambda chunk: chunk_json(chunk, model))
+
+
+async def text_completions(request: web.Request) -> web.StreamResponse:
+    """OpenAI's legacy ``/v1/completions``: the prompt reaches the model as written."""
+    state = request.app[STATE]
+    data = parse_body(await request.read())
+    if "messages" in data:
+        raise BadRequestError(
+            "/v1/completions takes prompt, not messages (use /v1/chat/completions for messages)",
+            param="messages",
+        )
+    model, prompt, kwargs = _call_arguments(state, data, "prompt")
+    record = record_of(request)
+    record.model = model
+    result = await state.router.atext_completion(model, prompt, **kwargs)
+    if isinstance(result, TextCompletion):
+        record.prediction_id = result.id
         return web.Response(body=dumps(result), content_type="application/json")
-    return await _stream(request, result)
+    return await _stream(request, result, dumps)
 
 
-async def _stream(request: web.Request, stream: Stream) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, stream: Stream | TextStream, encode: Callable[[Any], bytes]
+) -> web.StreamResponse:
     """Write each chunk as a server-sent event; the stream is closed (upstream cancelled) however this
     ends — finished, failed, or the client gone (the task is cancelled or a write finds the socket shut)."""
     record = record_of(request)
@@ -147,7 +176,7 @@ async def _stream(request: web.Request, stream: Stream) -> web.StreamResponse:
             async for chunk in stream:
                 if record.prediction_id is None:
                     record.prediction_id = chunk.id
-                await response.write(b"data: " + chunk_json(chunk) + b"\n\n")
+                await response.write(b"data: " + encode(chunk) + b"\n\n")
             await response.write(DONE)
         except PatchwireError as exc:
             # The status line is gone already: the error is the last event, as OpenAI's API does it.
@@ -201,11 +230,12 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def readiness(request: web.Request) -> web.Response:
-    """Readiness: 200 while serving, 503 once shutdown has begun (load balancers stop sending)."""
+    """Readiness: 200 while serving, 503 once shutdown has begun (load balancers stop sending).
+    No key needed (probes carry none), so it names no model."""
     state = request.app[STATE]
     if state.draining:
         return web.json_response({"status": "draining"}, status=503, dumps=_dumps)
-    return web.json_response({"status": "ready", "models": list(state.config.routes)}, dumps=_dumps)
+    return web.json_response({"status": "ready"}, dumps=_dumps)
 
 
 def _dumps(obj: Any) -> str:
