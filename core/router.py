@@ -27,7 +27,7 @@ from patchwire.errors import (
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
+from patchwire.interfaces import CallResult, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
 from patchwire.pipeline import (
     BoundFormatter,
@@ -37,7 +37,7 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
-from patchwire.shaping import shape_inputs
+from patchwire.shaping import build_inputs
 from patchwire.stream import Stream
 from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
@@ -323,20 +323,7 @@ class Router:
             schema: InputSchema | None = cached[0]
         else:
             schema = await self._schema(pipeline, context)
-        params = dict(request.params)
-        inputs = shape_inputs(pipeline, request.messages, schema, params)
-        mapping = MapCall(
-            ref=pipeline.ref,
-            schema=schema,
-            params=params,
-            inputs=inputs,
-            drop_params=request.drop_params,
-            formatter=pipeline.formatter,
-        )
-        for mapper in pipeline.mappers:
-            mapper.map(mapping)
-        inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
-        return ProviderCall(request=request, inputs=inputs, context=context)
+        return ProviderCall(request=request, inputs=build_inputs(pipeline, request, schema), context=context)
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:

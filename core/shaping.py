@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from patchwire.interfaces import ShapeCall
-from patchwire.types import InputSchema, Message
+from patchwire.interfaces import MapCall, ShapeCall
+from patchwire.types import ChatRequest, InputSchema, Message
 
 if TYPE_CHECKING:
     from patchwire.pipeline import Pipeline
@@ -41,4 +41,23 @@ def shape_inputs(
         messages = call.messages
     if formatter is not None:
         inputs["prompt"] = formatter.render(messages)
+    return inputs
+
+
+def build_inputs(pipeline: Pipeline, request: ChatRequest, schema: InputSchema | None) -> dict[str, Any]:
+    """Every input the call sends: the conversation placed by the shapers (and the formatter), then
+    the parameters mapped; whatever no mapper consumed passes through under its own name."""
+    params = dict(request.params)
+    inputs = shape_inputs(pipeline, request.messages, schema, params)
+    mapping = MapCall(
+        ref=pipeline.ref,
+        schema=schema,
+        params=params,
+        inputs=inputs,
+        drop_params=request.drop_params,
+        formatter=pipeline.formatter,
+    )
+    for mapper in pipeline.mappers:
+        mapper.map(mapping)
+    inputs.update(mapping.params)
     return inputs

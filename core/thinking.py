@@ -41,7 +41,8 @@ class ReasoningSplitter:
 
     def __init__(self) -> None:
         self._held = ""
-        #: "start": before the first visible character; "think": inside; "after": answer's leading
+        #: "start": before the first visible character; "opened": after <think>, before the
+        #: reasoning's first visible character; "think": inside; "after": the answer's leading
         #: whitespace (dropped) before its first character.
         self._state = "start"
         self.passthrough = False
@@ -62,10 +63,13 @@ class ReasoningSplitter:
             if not stripped.startswith(OPEN):
                 self.passthrough = True
                 return "", text
-            self._state = "think"
-            text = stripped[len(OPEN) :].lstrip()
+            self._state = "opened"
+            text = stripped[len(OPEN) :]
+        if self._state == "opened":  # the reasoning's leading whitespace is dropped
+            text = text.lstrip()
             if not text:
                 return "", ""
+            self._state = "think"
         if self._state == "think":
             reasoning, closed, answer = text.partition(CLOSE)
             if not closed:

@@ -91,7 +91,7 @@ def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str
         choices=(
             Choice(
                 index=0,
-                message=Message(role="assistant", content=answer, reasoning_content=reasoning),
+                message=Message(role="assistant", content=answer, reasoning_content=reasoning or None),
                 finish_reason=finish_reason(usage.completion_tokens, inputs),
             ),
         ),
