@@ -54,7 +54,7 @@ def nearest(effort: str, allowed: tuple[Any, ...]) -> Any | None:
 
 
 def _level(model: str, spec: InputSpec, effort: str) -> Any:
-    if spec.enum is None:
+    if spec.enum is None or effort in spec.enum:
         return effort
     value = nearest(effort, spec.enum) if effort in SCALE else None
     if value is None:
