@@ -23,6 +23,9 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
     # The order the pipeline runs them in: ties run built-ins first (see patchwire.pipeline).
     collected = reversed(plugins.collect(hook.patchwire_param_mappers()))
     mappers = [{"name": m.name, "order": m.order} for m in collected]
+    shapers = [
+        {"name": s.name, "order": s.order} for s in reversed(plugins.collect(hook.patchwire_input_shapers()))
+    ]
     return {
         "plugins": [
             {
@@ -37,6 +40,7 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
         "providers": providers,
         "formatters": formatters,
         "fallback_formatter": fallback,
+        "shapers": sorted(shapers, key=lambda s: s["order"]),
         "mappers": sorted(mappers, key=lambda m: m["order"]),
         "failures": [
             {"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.error}
@@ -83,6 +87,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         else:
             claims = ", ".join(f["models"]) or f"(by name only: format={f['name']!r})"
         out(f"  {f['name']:<24} {claims}\n")
+    out("Input shapers (run in this order, before the mappers):\n")
+    for s in report["shapers"]:
+        out(f"  {s['order']:>5}  {s['name']}\n")
     out("Parameter mappers (run in this order):\n")
     for m in report["mappers"]:
         out(f"  {m['order']:>5}  {m['name']}\n")
@@ -108,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_serve_command(sub)
+    from patchwire.inspect_model import add_inspect_command
+
+    add_inspect_command(sub)
     get_plugins().hook.patchwire_register_commands(subparsers=sub)
     return parser
 

@@ -147,6 +147,38 @@ class Router:
         reaches the model as written, with no chat format; the answer is a ``text_completion``."""
         return await atext_completion(self, model, prompt, stream=stream, **kwargs)
 
+    async def prepare(
+        self,
+        /,
+        model: str,
+        messages: Iterable[Any],
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        format: str | None = None,
+        drop_params: bool = False,
+        **params: Any,
+    ) -> tuple[Pipeline, InputSchema | None, ProviderCall]:
+        """What ``acompletion`` with these arguments would hand its provider, without calling it: the
+        model's pipeline, its input schema (fetched as for a call) and the call with its inputs.
+        ``patchwire inspect`` shows it; a test can assert on it."""
+        route = self._route(model)
+        request, pipeline = self._request(
+            model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
+        )
+        context = ProviderContext(
+            session=self._sessions.get(),
+            api_key=request.api_key,
+            api_base=request.api_base,
+            deadline=asyncio.get_running_loop().time() + request.timeout,
+            gate=self.rate_gate,
+        )
+        call = await self._call(pipeline, request, context)
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        return pipeline, cached[0] if cached is not None else None, call
+
     def register_prompt_template(
         self,
         model: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -123,6 +124,36 @@ class ReplicateProvider:
                     return None
             if backoff.exhausted or not await sleep_before(budget_end, backoff.next_delay(hint)):
                 return None
+
+    def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
+        """The requests ``complete``/``stream`` would send first, as ``{method, url, headers, body}``
+        dicts with the key redacted: an upload per large data: URL, then the create."""
+        ref = call.request.ref
+        target = self._targets.get(ref) or create_target(ref)
+        base = normalize_base(call.context.api_base)
+        auth = "Bearer <redacted>"
+        sent: list[dict[str, Any]] = []
+        inputs = dict(call.inputs)
+        if needs_upload(inputs):
+            sent.append(
+                {
+                    "method": "POST",
+                    "url": f"{base}/v1/files",
+                    "headers": {"Authorization": auth, "Content-Type": "multipart/form-data"},
+                    "body": "one upload per data: URL over 256 KB; the input gets the file's urls.get",
+                }
+            )
+        body: dict[str, Any] = {"input": inputs}
+        if target.version is not None:
+            body["version"] = target.version
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        headers["Cancel-After"] = f"{max(5, math.ceil(call.request.timeout) + 5)}s"
+        if call.request.stream:
+            body["stream"] = True
+        elif self.prefer_wait:
+            headers["Prefer"] = f"wait={max(1, min(self.prefer_wait, int(call.request.timeout) - 1))}"
+        sent.append({"method": "POST", "url": base + target.path, "headers": headers, "body": body})
+        return sent
 
     async def complete(self, call: ProviderCall) -> ChatResponse:
         job = self._job(call)
