@@ -25,8 +25,8 @@ from patchwire.errors import (
 KEY_HELP = "pass api_key=, or set REPLICATE_API_KEY or REPLICATE_API_TOKEN"
 
 
-def parse_body(body: bytes) -> Any:
-    """The JSON body, or None when there is none (or it is not JSON)."""
+def json_or_none(body: bytes) -> Any:
+    """The JSON in ``body``, or None when it is empty or not JSON (never raises)."""
     if not body:
         return None
     try:
@@ -78,7 +78,7 @@ def http_error(
 ) -> PatchwireError:
     """The typed error for a non-2xx answer. ``what`` names the thing asked for, for the message
     (``"model meta/meta-llama-3-8b-instruct"``, ``"prediction abc"``)."""
-    parsed = parse_body(body)
+    parsed = json_or_none(body)
     detail = detail_of(parsed, body)
     kw: dict[str, Any] = {"provider": "replicate", "prediction_id": prediction_id, "body": parsed}
     if status in (401, 403):

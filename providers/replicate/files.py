@@ -4,14 +4,13 @@ Replicate reads a file input as a URL. It takes a ``data:`` URL inline, but reco
 256 KB (it does not store them, and they bloat every request that carries the prediction). A larger
 one is uploaded with ``POST /v1/files`` (multipart field ``content``) and the input gets the file's
 ``urls.get`` instead; uploaded files expire after a day. The upload goes to the configured API base
-with the call's key, like every other request, and is retried on 429, 5xx and lost connections (an
-upload made twice only stores the file twice). The same image in the next turn of a conversation is
+with the call's key, through the same request policy as every other request (``api.Api``), and is
+retried on 429, 5xx and lost connections (an upload made twice only stores the file twice). The same image in the next turn of a conversation is
 not uploaded again: the link is remembered per API base and key for most of its lifetime.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
@@ -25,9 +24,8 @@ import aiohttp
 
 from patchwire.errors import ServiceUnavailableError
 
-from .errors import http_error, parse_body, retry_after
-from .retry import Backoff, sleep_before
-from .transport import TransportError, send
+from .api import BUSY, CONNECT_TIMEOUT, Api, Rule
+from .errors import http_error
 
 log = logging.getLogger("patchwire")
 
@@ -35,7 +33,9 @@ log = logging.getLogger("patchwire")
 INLINE_LIMIT = 256 * 1024
 #: Uploaded files expire after 24 hours; a remembered link is reused for less than that.
 REUSE_FOR = 20 * 3600.0
-UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=60.0)
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=60.0)
+#: An upload made twice only stores the file twice: refusals, 5xx and lost connections are retried.
+UPLOADS = Rule(refused=BUSY, resend_lost=True, base=0.5, cap=8.0)
 _EXTENSIONS = {"image/jpeg": "jpg", "image/svg+xml": "svg"}
 
 
@@ -80,99 +80,56 @@ class FileUploads:
         self._links: OrderedDict[tuple[str, str, str], tuple[str, float]] = OrderedDict()
         self._size = size
 
-    async def inline_or_upload(
-        self,
-        session: aiohttp.ClientSession,
-        base: str,
-        auth: Mapping[str, str],
-        inputs: Mapping[str, Any],
-        deadline: float,
-        label: str,
-    ) -> dict[str, Any]:
+    async def inline_or_upload(self, api: Api, base: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """``inputs`` with every large data: URL replaced by an uploaded file's link."""
         out: dict[str, Any] = {}
         for name, value in inputs.items():
             if _is_large_data_url(value):
-                value = await self._link(session, base, auth, value, deadline, label)
+                value = await self._link(api, base, value)
             elif isinstance(value, list) and any(_is_large_data_url(item) for item in value):
-                value = [
-                    await self._link(session, base, auth, item, deadline, label)
-                    if _is_large_data_url(item)
-                    else item
-                    for item in value
-                ]
+                value = [await self._link(api, base, item) if _is_large_data_url(item) else item for item in value]
             out[name] = value
         return out
 
-    async def _link(
-        self,
-        session: aiohttp.ClientSession,
-        base: str,
-        auth: Mapping[str, str],
-        url: str,
-        deadline: float,
-        label: str,
-    ) -> str:
+    async def _link(self, api: Api, base: str, url: str) -> str:
         media_type, data = _decode(url)
-        cache_key = (
-            base,
-            hashlib.sha256(auth.get("Authorization", "").encode()).hexdigest(),
-            hashlib.sha256(data).hexdigest(),
-        )
+        key = api.auth.get("Authorization", "")
+        cache_key = (base, hashlib.sha256(key.encode()).hexdigest(), hashlib.sha256(data).hexdigest())
         now = time.monotonic()
         known = self._links.get(cache_key)
         if known is not None and known[1] > now:
             self._links.move_to_end(cache_key)
             return known[0]
-        link = await upload(session, base, auth, media_type, data, deadline, label)
+        link = await upload(api, base, media_type, data)
         self._links[cache_key] = (link, now + REUSE_FOR)
         if len(self._links) > self._size:
             self._links.popitem(last=False)
         return link
 
 
-async def upload(
-    session: aiohttp.ClientSession,
-    base: str,
-    auth: Mapping[str, str],
-    media_type: str,
-    data: bytes,
-    deadline: float,
-    label: str,
-) -> str:
+async def upload(api: Api, base: str, media_type: str, data: bytes) -> str:
     """``POST /v1/files``; the new file's ``urls.get``."""
     content_type, body = _multipart(media_type, data)
-    headers = {**auth, "Content-Type": content_type}
-    url = f"{base}/v1/files"
-    backoff = Backoff(base=0.5, cap=8.0, max_attempts=6)
-    while True:
-        hint = None
-        try:
-            async with asyncio.timeout_at(deadline):
-                answer = await send(session, "POST", url, headers=headers, data=body, timeout=UPLOAD_TIMEOUT)
-        except TransportError as exc:
-            reason = exc.reason
-        else:
-            log.debug("patchwire: replicate POST %s (%d bytes) -> %s", url, len(data), answer.status)
-            parsed = parse_body(answer.body)
-            if answer.status < 300:
-                urls = parsed.get("urls") if isinstance(parsed, Mapping) else None
-                link = urls.get("get") if isinstance(urls, Mapping) else None
-                if isinstance(link, str) and link:
-                    return link
-                raise ServiceUnavailableError(
-                    f"{label}: Replicate's Files API answered {answer.status} without a file link; "
-                    "retry, or send the image as an https URL",
-                    provider="replicate",
-                )
-            if answer.status != 429 and answer.status < 500:
-                what = f"{label} (uploading an image)"
-                raise http_error(answer.status, answer.body, answer.headers, what=what)
-            reason = f"HTTP {answer.status}"
-            hint = retry_after(answer.headers, parsed)
-        if backoff.exhausted or not await sleep_before(deadline, backoff.next_delay(hint)):
-            raise ServiceUnavailableError(
-                f"{label}: could not upload an image to Replicate's Files API at {base} ({reason}); "
-                "retry, or send the image as an https URL",
-                provider="replicate",
-            )
+    what = f"an image upload ({len(data)} bytes)"
+    answer = await api.request(
+        "POST",
+        f"{base}/v1/files",
+        rule=UPLOADS,
+        what=what,
+        timeout=UPLOAD_TIMEOUT,
+        headers={**api.auth, "Content-Type": content_type},
+        data=body,
+    )
+    if answer.status >= 300:
+        raise http_error(answer.status, answer.body, answer.headers, what=f"{api.label} ({what})")
+    parsed = answer.json()
+    urls = parsed.get("urls") if isinstance(parsed, Mapping) else None
+    link = urls.get("get") if isinstance(urls, Mapping) else None
+    if not isinstance(link, str) or not link:
+        raise ServiceUnavailableError(
+            f"{api.label}: Replicate's Files API answered {answer.status} without a file link; retry, "
+            "or send the image as an https URL",
+            provider="replicate",
+        )
+    log.debug("patchwire: replicate uploaded %s -> %s", what, link)
+    return link

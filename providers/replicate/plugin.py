@@ -20,25 +20,11 @@ def patchwire_providers() -> list[Any]:
 
 @hookimpl
 def patchwire_register_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from . import simulator  # aiohttp.web is only imported when the CLI is built
+    from .simulator import cli  # aiohttp.web is only imported when the CLI is built
 
     parser = subparsers.add_parser(
         "fake-replicate",
         help="run a local simulator of Replicate's API (for offline tests and demos)",
-        description=(simulator.__doc__ or "").split("\n\n")[0],
+        description=cli.DESCRIPTION,
     )
-    simulator.add_arguments(parser)
-    parser.set_defaults(func=_run_simulator)
-
-
-def _run_simulator(args: argparse.Namespace) -> int:
-    import asyncio
-    import contextlib
-    import logging
-
-    from . import simulator
-
-    logging.basicConfig(level=args.log_level.upper())
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(simulator.run_forever(simulator.config_from_args(args), args.host, args.port))
-    return 0
+    cli.build_parser(parser)

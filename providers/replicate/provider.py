@@ -14,24 +14,24 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
-import aiohttp
-
-from patchwire.errors import PatchwireError, Timeout
+from patchwire.errors import PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
 from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
-from .auth import normalize_base, resolve_key
-from .errors import http_error, parse_body
+from .api import SCHEMAS, Api
+from .create import Creation
+from .errors import http_error
 from .files import FileUploads, needs_upload
+from .keys import resolve_key
+from .links import Links
 from .output import output_pieces
-from .predictions import READ, TERMINAL, Claims, PredictionJob
+from .predictions import TERMINAL, PredictionJob
+from .recovery import Claims
 from .refs import CreateTarget, create_target, parse_ref
 from .responses import ChunkMaker, chat_response, finish_reason, usage_of
-from .retry import Backoff, sleep_before
 from .schema import deployment_version_path, input_schema_from_openapi, openapi_of, schema_path
 from .streaming import OutputFollower
-from .transport import TransportError, send
 
 log = logging.getLogger("patchwire")
 
@@ -71,20 +71,18 @@ class ReplicateProvider:
         path = schema_path(ref)
         if path is None:
             return None
-        base = normalize_base(context.api_base)
-        headers = {"Authorization": f"Bearer {key}"}
+        base = Links(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
+        api = Api(context.session, key, deadline=budget_end, gate=None, label=f"replicate/{ref.raw}")
         try:
             async with asyncio.timeout_at(budget_end):
-                body = await self._read_schema(context.session, base + path, headers, budget_end, ref)
+                body = await self._read_schema(api, base + path, ref)
                 if ref.deployment and body is not None:
                     version_path = deployment_version_path(body)
                     body = None
                     if version_path is not None:
-                        body = await self._read_schema(
-                            context.session, base + version_path, headers, budget_end, ref
-                        )
+                        body = await self._read_schema(api, base + version_path, ref)
         except TimeoutError:
             if loop.time() >= context.deadline:
                 raise Timeout(
@@ -97,40 +95,27 @@ class ReplicateProvider:
         log.debug("patchwire: replicate schema for %s: %s", ref.raw, list(schema.names) if schema else None)
         return schema
 
-    async def _read_schema(
-        self,
-        session: aiohttp.ClientSession,
-        url: str,
-        headers: Mapping[str, str],
-        budget_end: float,
-        ref: ModelRef,
-    ) -> Any:
+    async def _read_schema(self, api: Api, url: str, ref: ModelRef) -> Any:
         """The JSON at ``url``; None where it cannot be had (the call then goes on without a schema,
         and the create gives the definitive answer). A refused key raises at once."""
-        backoff = Backoff(max_attempts=3)
-        while True:
-            hint = None
-            try:
-                answer = await send(session, "GET", url, headers=headers, timeout=READ)
-            except TransportError as exc:
-                log.debug("patchwire: replicate GET %s failed: %s", url, exc.reason)
-            else:
-                log.debug("patchwire: replicate GET %s -> %s", url, answer.status)
-                if answer.status < 300:
-                    return parse_body(answer.body)
-                if answer.status in (401, 403):
-                    raise http_error(answer.status, answer.body, answer.headers, what=f"model {ref.raw}")
-                if answer.status != 429 and answer.status < 500:
-                    return None
-            if backoff.exhausted or not await sleep_before(budget_end, backoff.next_delay(hint)):
-                return None
+        what = f"model {ref.raw}"
+        try:
+            answer = await api.request("GET", url, rule=SCHEMAS, what=what)
+        except (ServiceUnavailableError, RateLimitError) as exc:
+            log.debug("patchwire: replicate schema at %s not read: %s", url, exc.message)
+            return None
+        if answer.status < 300:
+            return answer.json()
+        if answer.status in (401, 403):
+            raise http_error(answer.status, answer.body, answer.headers, what=what)
+        return None
 
     def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
         """The requests ``complete``/``stream`` would send first, as ``{method, url, headers, body}``
         dicts with the key redacted: an upload per large data: URL, then the create."""
         ref = call.request.ref
         target = self._targets.get(ref) or create_target(ref)
-        base = normalize_base(call.context.api_base)
+        base = Links(call.context.api_base).base
         auth = "Bearer <redacted>"
         sent: list[dict[str, Any]] = []
         inputs = dict(call.inputs)
@@ -198,10 +183,9 @@ class ReplicateProvider:
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
         try:
             async with asyncio.timeout_at(job.deadline):
-                if needs_upload(job.inputs):
-                    job.inputs = await self._files.inline_or_upload(
-                        job.session, job.base, job.auth, job.inputs, job.deadline, job.label
-                    )
+                creation = job.creation
+                if needs_upload(creation.inputs):
+                    creation.inputs = await self._files.inline_or_upload(job.api, job.links.base, creation.inputs)
                 prediction = await job.create(stream=stream)
                 if not stream and job.status not in TERMINAL:
                     prediction = await job.follow(prediction)
@@ -220,23 +204,27 @@ class ReplicateProvider:
         target = self._targets.get(ref)
         if target is None:
             target = self._targets[ref] = create_target(ref)
-        base = normalize_base(context.api_base)
+        links = Links(context.api_base)
         if self._pinned and target.version is None and target.model is not None:
-            target = self._pinned.get((base, target.model), target)
-        return PredictionJob(
-            session=context.session,
-            key=key,
-            base=base,
-            rebase_links=bool(context.api_base),
-            deadline=context.deadline,
-            gate=context.gate,
+            target = self._pinned.get((links.base, target.model), target)
+        api = Api(
+            context.session, key, deadline=context.deadline, gate=context.gate, label=f"replicate/{ref.raw}"
+        )
+        creation = Creation(
+            api=api,
+            links=links,
+            claims=self._claims,
             target=target,
             inputs=call.inputs,
-            label=f"replicate/{ref.raw}",
-            claims=self._claims,
             prefer_wait=self.prefer_wait,
-            pinned=self._pinned,
+            remember=self._remember_version,
         )
+        return PredictionJob(api=api, links=links, claims=self._claims, creation=creation)
+
+    def _remember_version(self, base: str, target: CreateTarget) -> None:
+        """A model found to run only by version: this provider's later calls create there at once."""
+        if target.model is not None:
+            self._pinned[base, target.model] = target
 
     async def _stream_usage(
         self, job: PredictionJob, prediction: dict[str, Any], inputs: Mapping[str, Any], tokens: int

@@ -5,10 +5,10 @@ Accepted forms (``ModelRef`` fields in brackets):
 - ``owner/name``                  official model endpoint  [owner, name]
 - ``owner/name:<version>``        a pinned version          [owner, name, version]
 - ``<version>``                   a bare version id          [version]; a 64-hex hash, or any single
-                                  segment such as the seed's ``custom-llm-version-id``
-- ``name:<version>``              the seed's short ids (``llama-2-70b-chat:2796ee…``): created by version,
-                                  exactly like a bare ``<version>``; ``name`` is only a label (formatters
-                                  match on it), since Replicate needs no owner to run a version
+                                  segment such as LiteLLM's example ``custom-llm-version-id``
+- ``name:<version>``              short ids as LiteLLM's docs write them (``llama-2-70b-chat:2796ee…``):
+                                  created by version, exactly like a bare ``<version>``; ``name`` is only
+                                  a label (formatters match on it): Replicate needs no owner to run a version
 - ``deployments/owner/name``      a deployment              [owner, name, deployment=True]
 
 Version creates send the bare version id, as the official Python client does.

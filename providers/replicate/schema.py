@@ -2,7 +2,7 @@
 
 Where the schema lives: ``GET /v1/models/{owner}/{name}`` (``latest_version``) for an official model,
 ``GET /v1/models/{owner}/{name}/versions/{id}`` for a pinned one, and for a deployment the version its
-``current_release`` runs. A bare version id (or the seed's ``name:hash``) names no model, so there is
+``current_release`` runs. A bare version id (or a short ``name:<version>``) names no model, so there is
 no schema to fetch: mappers then fall back to their defaults.
 """
 

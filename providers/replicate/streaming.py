@@ -19,13 +19,14 @@ from typing import Any
 
 import aiohttp
 
+from patchwire import debug
 from patchwire.errors import ProviderError
 from patchwire.sse import ServerSentEvent, SSEDecoder
 
-from .errors import http_error, parse_body, prediction_error
+from .api import CONNECT_TIMEOUT, Backoff, sleep_before
+from .errors import http_error, json_or_none, prediction_error
 from .output import output_pieces, text_items
-from .predictions import CONNECT_TIMEOUT, POLL_FACTOR, POLL_FIRST, POLL_MAX, TERMINAL, PredictionJob
-from .retry import Backoff, sleep_before
+from .predictions import POLL_FACTOR, POLL_FIRST, POLL_MAX, TERMINAL, PredictionJob
 from .transport import describe
 
 log = logging.getLogger("patchwire")
@@ -108,12 +109,14 @@ class OutputFollower:
     async def _connect(self) -> None:
         job = self.job
         assert job.stream_url is not None
-        headers = {**job.auth, "Accept": "text/event-stream", "Cache-Control": "no-store"}
+        headers = {**job.api.auth, "Accept": "text/event-stream", "Cache-Control": "no-store"}
         last_id = self._decoder.last_event_id
         if last_id is not None:
             headers["Last-Event-ID"] = last_id
+        if debug.enabled():
+            debug.log_request("replicate", "GET", job.stream_url, headers)
         try:
-            resp = await job.session.get(job.stream_url, headers=headers, timeout=STREAM_TIMEOUT)
+            resp = await job.api.session.get(job.stream_url, headers=headers, timeout=STREAM_TIMEOUT)
         except (aiohttp.ClientError, OSError) as exc:
             await self._dropped(f"could not open the stream: {describe(exc)}")
             return
@@ -233,7 +236,7 @@ class OutputFollower:
 
 
 def _json_field(data: str, key: str) -> Any:
-    parsed = parse_body(data.encode()) if data.startswith("{") else None
+    parsed = json_or_none(data.encode()) if data.startswith("{") else None
     return parsed.get(key) if isinstance(parsed, Mapping) else None
 
 

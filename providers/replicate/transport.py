@@ -8,11 +8,24 @@ leaves this module. What a caller must know is whether the request can have reac
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
+import orjson
 
+from patchwire import debug
 from patchwire.errors import BadRequestError
+
+from .errors import json_or_none
+
+
+def _logged_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
 
 
 class TransportError(Exception):
@@ -31,15 +44,25 @@ class Lost(TransportError):
     """The request may have reached the server, and no (whole) answer came back."""
 
 
+_UNPARSED: Any = object()
+
+
 class Answer:
     """A whole HTTP answer: status, headers and body bytes."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("_json", "body", "headers", "status")
 
     def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self._json = _UNPARSED
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is empty or not JSON (parsed once)."""
+        if self._json is _UNPARSED:
+            self._json = json_or_none(self.body)
+        return self._json
 
 
 def describe(exc: BaseException) -> str:
@@ -69,9 +92,16 @@ async def send(
     body: bytes | io.BytesIO | None = data
     if data is not None and len(data) > LARGE_BODY:
         body = io.BytesIO(data)  # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB
+    verbose = debug.enabled()
+    if verbose:
+        debug.log_request("replicate", method, url, headers, data)
+        started = time.monotonic()
     try:
         async with session.request(method, url, headers=headers, data=body, timeout=timeout) as resp:
             body = await resp.read()
+            if verbose:
+                answer = _logged_json(body) if resp.status < 300 else None
+                debug.log_answer("replicate", method, url, resp.status, answer, time.monotonic() - started)
             return Answer(resp.status, resp.headers, body)
     except aiohttp.InvalidURL:
         raise BadRequestError(

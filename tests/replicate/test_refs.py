@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from patchwire import BadRequestError
-from patchwire.providers.replicate.auth import normalize_base, rebase
+from patchwire.providers.replicate.api import Backoff
 from patchwire.providers.replicate.errors import retry_after
+from patchwire.providers.replicate.links import normalize_base, rebase
 from patchwire.providers.replicate.refs import create_target, parse_ref
-from patchwire.providers.replicate.retry import Backoff
 
 HASH = "2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
 

@@ -15,6 +15,7 @@ from patchwire import AuthenticationError, InputSpec, ProviderContext
 from patchwire.providers.replicate.provider import ReplicateProvider
 from patchwire.providers.replicate.refs import parse_ref
 from patchwire.providers.replicate.schema import input_schema_from_openapi
+from patchwire.providers.replicate.simulator import Faults
 
 LLAMA2_HASH = "02e509c789964a7ea8736978a43525956ef40397be9033abf9fd2badfe68c9e3"
 
@@ -99,6 +100,27 @@ async def test_refused_key_on_the_schema_fetch_is_an_authentication_error(
         await ReplicateProvider().input_schema(
             parse_ref("meta/meta-llama-3-8b-instruct"), context(session, running.url)
         )
+
+
+async def test_schema_fetch_waits_as_long_as_retry_after_says(start_simulator: StartSimulator) -> None:
+    # Our own back-off would try again within 0.25 s; the server asked for 1 s.
+    running = await start_simulator(faults=Faults(retry_after=1.0))
+    running.sim.inject_fault("429", route="model")
+    sent: list[float] = []
+
+    async def on_request_start(*_: Any) -> None:
+        sent.append(asyncio.get_running_loop().time())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        schema = await ReplicateProvider().input_schema(
+            parse_ref("meta/meta-llama-3-8b-instruct"), context(session, running.url)
+        )
+    assert schema is not None and "max_tokens" in schema
+    assert running.sim.stats.faults["429"] == 1
+    assert paths(running.sim) == ["/v1/models/meta/meta-llama-3-8b-instruct"] * 2
+    assert len(sent) == 2 and sent[1] - sent[0] >= 1.0
 
 
 def test_cog_enums_behind_allof_refs_are_resolved() -> None:

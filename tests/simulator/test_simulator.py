@@ -17,12 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import patchwire
+from patchwire.cli import main as patchwire_main
 from patchwire.providers.replicate.simulator import (
     Faults,
     ReplicateSimulator,
     SimulatorConfig,
     main,
 )
+from patchwire.providers.replicate.simulator.cli import build_parser, config_from_args
 from patchwire.providers.replicate.simulator.predictions import sse_event
 
 TOKEN = "r8_sim-test-token"
@@ -707,18 +710,57 @@ async def test_official_client_run_stream_create_cancel(
 # ---- command line ---------------------------------------------------------------------------
 
 
-def test_main_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["--sync-status", "finished"])
-    assert "invalid choice" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--fault-429", "2"])
-    assert "rate_429 must be within [0, 1]" in capsys.readouterr().err
+ENTRY_POINTS = {
+    "patchwire fake-replicate": [sys.executable, "-m", "patchwire", "fake-replicate"],
+    "python -m ...simulator": [sys.executable, "-m", "patchwire.providers.replicate.simulator"],
+}
+BAD_VALUES = [
+    (["--fault-429", "2"], "argument --fault-429: '2' is not a probability between 0 and 1"),
+    (["--fault-fail", "-0.1"], "'-0.1' is not a probability"),
+    (["--fault-drop", "nan"], "'nan' is not a probability"),
+    (["--latency", "-1"], "argument --latency: '-1' is not a number of seconds >= 0"),
+    (["--token-interval", "inf"], "'inf' is not a number of seconds"),
+    (["--tokens", "0"], "argument --tokens: '0' is not a whole number >= 1"),
+    (["--tokens", "many"], "'many' is not a whole number"),
+    (["--port", "70000"], "'70000' is not a port"),
+    (["--rate-limit", "-5"], "'-5' is not a whole number >= 1"),
+    (["--fault-routes", "create,nope"], "unknown route kind(s) nope"),
+    (["--sync-status", "finished"], "invalid choice: 'finished'"),
+    (["--log-level", "loud"], "'loud' is not a log level"),
+    (["--api-key", ""], "an API key is one non-empty word"),
+    (["--version", "a:b"], "'a:b' is not a version id"),
+    (["--version", "../x"], "'../x' is not a version id"),
+]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize(("args", "message"), [BAD_VALUES[0], BAD_VALUES[3], BAD_VALUES[9]])
+def test_bad_values_are_usage_errors_on_both_entry_points(entry: str, args: list[str], message: str) -> None:
+    # A process of its own: what a user sees is the exit status and stderr, never a traceback.
+    done = subprocess.run([*ENTRY_POINTS[entry], *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "usage:" in done.stderr and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["fake-replicate", "patchwire"])
+@pytest.mark.parametrize(("args", "message"), BAD_VALUES)
+def test_every_option_checks_its_value(
+    command: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        if command == "patchwire":
+            patchwire_main(["fake-replicate", *args])
+        else:
+            main(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_cli_prints_url_serves_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "patchwire.providers.replicate.simulator", "--port", "0", "--tokens", "3"]
+    cmd = [*ENTRY_POINTS["python -m ...simulator"], "--port", "0", "--tokens", "3"]
+    cmd += ["--version", "custom-llm-version-id"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -726,11 +768,15 @@ def test_cli_prints_url_serves_and_stops_on_sigterm() -> None:
         assert line.startswith("fake-replicate listening on http://127.0.0.1:")
         base = line.split()[-1]
 
-        async def call() -> Any:
+        async def call(path: str, body: dict[str, Any]) -> Any:
             async with aiohttp.ClientSession(headers=AUTH) as session:
-                return (await post(session, base + LLAMA3, {"input": {"prompt": "a"}}, Prefer="wait"))[1]
+                return (await post(session, base + path, body, Prefer="wait"))[1]
 
-        assert len(asyncio.run(call())["output"]) == 3
+        assert len(asyncio.run(call(LLAMA3, {"input": {"prompt": "a"}}))["output"]) == 3
+        custom = asyncio.run(
+            call("/v1/predictions", {"version": "custom-llm-version-id", "input": {"prompt": "a"}})
+        )
+        assert (custom["model"], custom["status"]) == ("fake-replicate/custom-llm", "succeeded")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -740,3 +786,32 @@ def test_cli_prints_url_serves_and_stops_on_sigterm() -> None:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+async def test_version_option_serves_extra_version_ids() -> None:
+    # README's `replicate/custom-llm-version-id` example, against `fake-replicate --version ...`.
+    args = build_parser().parse_args(
+        ["--version", "custom-llm-version-id", "--version", "v2", "--latency", "0"]
+    )
+    sim = ReplicateSimulator(config_from_args(args))
+    async with sim.serve() as url, patchwire.Router() as router:
+        response = await router.acompletion(
+            "replicate/custom-llm-version-id",
+            [{"role": "user", "content": "Hi"}],
+            api_key=TOKEN,
+            api_base=url,
+        )
+        await router.acompletion(
+            "replicate/v2", [{"role": "user", "content": "Hi"}], api_key=TOKEN, api_base=url
+        )
+    assert response.choices[0].message.content
+    made = [(p.model, p.version) for p in sim.predictions.values()]
+    assert made == [
+        ("fake-replicate/custom-llm", "custom-llm-version-id"),
+        ("fake-replicate/custom-llm", "v2"),
+    ]
+
+
+def test_without_version_option_no_custom_model_is_served() -> None:
+    sim = ReplicateSimulator(config_from_args(build_parser().parse_args([])))
+    assert sim.catalog.resolve_version("custom-llm-version-id") is None

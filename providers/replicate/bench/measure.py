@@ -1,6 +1,6 @@
 """What one side's run cost its own process: CPU time, peak and grown RSS, and latency percentiles.
 
-Each side runs in a process of its own (see ``bench_worker``), so ``time.process_time`` and
+Each side runs in a process of its own (see ``worker``), so ``time.process_time`` and
 ``ru_maxrss`` are that client's alone: not the simulator's, and not another side's.
 """
 

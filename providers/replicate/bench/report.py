@@ -1,5 +1,5 @@
-"""The benchmark's report: figures per side and concurrency, ratios to the baseline, the targets of
-issue #7, as JSON (``--json``) or as a table."""
+"""The benchmark's report: figures per side and concurrency, ratios to the baseline and the targets
+checked on them, as JSON (``--json``) or as a table."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 SCHEMA = "patchwire.bench/1"
 
-#: Issue #7's targets, patchwire against the baseline (on the simulator, 50 ms, 400 predictions, c=100).
+#: The targets patchwire must meet against the baseline (on the simulator, 50 ms, 400 predictions, c=100).
 THROUGHPUT_MIN = 0.9
 CPU_MAX = 1.5
 P50_EXTRA_MS = 5.0
@@ -102,7 +102,7 @@ def ratios(side: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def targets(mode: str, r: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Issue #7's targets checked on this run's patchwire/baseline ratios."""
+    """The targets checked on this run's patchwire/baseline ratios."""
 
     def check(name: str, value: float | None, limit: float, at_least: bool) -> dict[str, Any]:
         ok = value is not None and (value >= limit if at_least else value <= limit)

@@ -7,8 +7,8 @@ The run, in order:
 2. make one prediction through patchwire and read back, from the endpoint, the input it created: the
    baseline sends exactly that body, so both sides make identical HTTP calls;
 3. for each concurrency (and each ``--repeat``), run every side (baseline, patchwire, and LiteLLM with
-   ``--compare litellm``) in a fresh worker process of its own (``bench_worker``), one after another;
-4. report each side's figures and its ratios to the baseline (``bench_report``), optionally a plot.
+   ``--compare litellm``) in a fresh worker process of its own (``worker``), one after another;
+4. report each side's figures and its ratios to the baseline (``report``), optionally a plot.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import orjson
 import patchwire
 from patchwire.errors import ConfigError
 
-from ..auth import KEY_ENV_VARS, normalize_base
+from ..keys import KEY_ENV_VARS
+from ..links import normalize_base
 from ..provider import PREFER_WAIT
 from ..refs import create_target, parse_ref
 from . import report as bench_report

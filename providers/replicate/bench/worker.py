@@ -1,4 +1,4 @@
-"""One side of one benchmark run, in a fresh process: ``python -m ...bench_worker < spec.json``.
+"""One side of one benchmark run, in a fresh process (``python -m ...bench.worker < spec.json``).
 
 A process per side and run, so each side's CPU time and peak RSS are its own (a shared process would
 carry the first side's peak into the second's). The spec (JSON on stdin) says which side, where the

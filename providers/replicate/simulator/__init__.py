@@ -1,9 +1,9 @@
 """A faithful local simulator of Replicate's HTTP API for language models.
 
-Run it as a server::
+Run it as a server (``--help`` lists every option; a bad value is a usage error)::
 
     patchwire fake-replicate --port 5000 --latency 0.05 --tokens 16 --fault-429 0.1 --seed 0
-    python -m patchwire.providers.replicate.simulator --port 5000
+    python -m patchwire.providers.replicate.simulator --port 5000 --version custom-llm-version-id
 
 or inside your own async tests (real HTTP on loopback, no network needed)::
 
@@ -21,7 +21,7 @@ Any non-empty token is accepted (`Authorization: Bearer <t>` or `Token <t>`) unl
 `api_keys={"..."}` is set. The official `replicate` client works against it too:
 `replicate.Client(api_token="r8_test", base_url=base_url).run("meta/meta-llama-3-8b-instruct", ...)`.
 
-What it speaks (replicate-api.md is the spec): the three create endpoints (official model, version,
+What it speaks: the three create endpoints (official model, version,
 deployment) with schema validation (422 `Input validation failed`), `Prefer: wait[=N]`,
 `Cancel-After`, get/cancel/list predictions, models and versions with Cog OpenAPI schemas,
 `/v1/account`, and an SSE stream per prediction (`urls.stream`, `Last-Event-ID` resume).
@@ -31,7 +31,8 @@ Output is deterministic per input: chunks with leading spaces, an occasional mul
 a final "" like llama-3. At most `tokens` chunks, fewer if the input asks (`max_tokens`,
 `max_new_tokens` or `max_length`).
 
-Faults are drawn per request from a seeded RNG, or forced for the next matching requests::
+Faults are drawn per request from a random generator seeded by `Faults.seed` (same seed,
+same faults), or forced for the next matching requests::
 
     sim = ReplicateSimulator(SimulatorConfig(faults=Faults(
         rate_429=0.1, rate_5xx=0.05, rate_drop=0.02, retry_after=0, seed=1, routes={"create", "get"})))
@@ -63,17 +64,13 @@ prediction started) is real API behaviour that replicate-python 1.0.7 cannot par
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-
 from .catalog import DeploymentSpec, ModelSpec
+from .cli import add_arguments, config_from_args, main, run_forever
 from .faults import FAULT_KINDS, ROUTE_KINDS, Faults, SimStats
 from .http import RequestRecord
 from .predictions import Prediction
 from .server import ReplicateSimulator, SimulatorConfig
+from .store import PredictionStore
 
 __all__ = [
     "FAULT_KINDS",
@@ -82,6 +79,7 @@ __all__ = [
     "Faults",
     "ModelSpec",
     "Prediction",
+    "PredictionStore",
     "ReplicateSimulator",
     "RequestRecord",
     "SimStats",
@@ -91,95 +89,3 @@ __all__ = [
     "main",
     "run_forever",
 ]
-
-
-# ---- command line ----------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `fake-replicate` options (shared with `patchwire fake-replicate`)."""
-    add = parser.add_argument
-    add("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    add("--port", type=int, default=5000, help="port (0: any free port; default 5000)")
-    add("--latency", type=float, default=0.05, help="seconds from create to the first token")
-    add("--cold-boot", type=float, default=0.0, help="extra seconds for a model's first prediction")
-    add("--tokens", type=int, default=16, help="output chunks per prediction")
-    add("--token-interval", type=float, default=0.0, help="seconds between chunks")
-    for kind in (*FAULT_KINDS, "fail"):
-        flag = kind.replace("_", "-")
-        add(
-            f"--fault-{flag}",
-            type=float,
-            default=0.0,
-            metavar="RATE",
-            help=f"probability of the {kind!r} fault per request (0..1)",
-        )
-    add(
-        "--fault-routes",
-        default="",
-        help=f"comma-separated route kinds faults apply to (default all: {','.join(sorted(ROUTE_KINDS))})",
-    )
-    add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429s")
-    add("--seed", type=int, default=0, help="seed of the fault RNG")
-    add("--api-key", action="append", default=None, help="accepted token (repeatable; default any)")
-    add("--rate-limit", type=int, default=None, help="creates per minute per token")
-    add(
-        "--sync-status",
-        choices=("succeeded", "processing"),
-        default="succeeded",
-        help="status of a finished Prefer: wait answer ('processing' mimics 2024)",
-    )
-    add("--min-cancel-after", type=float, default=5.0, help="floor of Cancel-After in seconds")
-    add("--log-level", default="WARNING", help="logging level (default WARNING)")
-
-
-def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
-    routes = {r.strip() for r in args.fault_routes.split(",") if r.strip()} or None
-    rates = {f"rate_{kind}": getattr(args, f"fault_{kind}") for kind in (*FAULT_KINDS, "fail")}
-    faults = Faults(**rates, retry_after=args.retry_after, seed=args.seed, routes=routes)
-    return SimulatorConfig(
-        latency=args.latency,
-        cold_boot=args.cold_boot,
-        tokens=args.tokens,
-        token_interval=args.token_interval,
-        faults=faults,
-        api_keys=set(args.api_key) if args.api_key else None,
-        rate_limit_per_minute=args.rate_limit,
-        sync_status=args.sync_status,
-        min_cancel_after=args.min_cancel_after,
-    )
-
-
-async def run_forever(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 5000) -> None:
-    """Serve until SIGINT/SIGTERM; prints one line with the URL once listening."""
-    sim = ReplicateSimulator(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    try:
-        async with sim.serve(host, port) as url:
-            print(f"fake-replicate listening on {url}", flush=True)
-            await stop.wait()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="fake-replicate", description="A local simulator of Replicate's HTTP API."
-    )
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    logging.basicConfig(level=args.log_level.upper())
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_forever(config, args.host, args.port))
-    return 0

@@ -2,6 +2,6 @@
 
 import sys
 
-from patchwire.providers.replicate.simulator import main
+from patchwire.providers.replicate.simulator.cli import main
 
 sys.exit(main())

@@ -1,7 +1,8 @@
 """The simulator's model catalogue: models, versions, deployments and their Cog input schemas.
 
-Schemas follow replicate-api.md §8. Where the live schema was never recovered (marked [U] there)
-the values are the most likely defaults; ids marked "synthetic" below are made up but stable.
+The built-in schemas are those the models published on Replicate; where a model's live schema was
+never recovered, the values are the most likely defaults. Ids made by `synthetic_id` are made up but
+stable.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def llama2_inputs() -> dict[str, dict[str, Any]]:
 
 
 def mistral_inputs() -> dict[str, dict[str, Any]]:
-    """mistral-7b-instruct-v0.2 / mixtral-8x7b-instruct-v0.1 (likely defaults, [U])."""
+    """mistral-7b-instruct-v0.2 / mixtral-8x7b-instruct-v0.1 (likely defaults: not recovered live)."""
     return _titled(
         {
             "prompt": _prop("string", 0, "Prompt"),
@@ -136,7 +137,7 @@ def t5_inputs() -> dict[str, dict[str, Any]]:
 
 
 def vicuna_inputs() -> dict[str, dict[str, Any]]:
-    """replicate/vicuna-13b: max_length ([U] for the rest)."""
+    """replicate/vicuna-13b: max_length (the rest likely defaults: not recovered live)."""
     props = t5_inputs()
     props["prompt"]["description"] = "Prompt to send to the model."
     props["max_length"]["default"] = 500
@@ -199,7 +200,7 @@ def synthetic_id(text: str, *, hidden: bool = False) -> str:
 class ModelSpec:
     """A model the simulator serves. `inputs` is a property map or a preset name (see PRESETS).
 
-    `versions` are newest first and may be any string (the seed's `custom-llm-version-id` too).
+    `versions` are newest first and may be any string (`custom-llm-version-id` too).
     An official model is runnable through `POST /v1/models/{owner}/{name}/predictions`; without
     versions it reports an opaque `hidden_version` like Replicate's official LLMs.
     `family` enables model-side quirks: "llama3" fails predictions the way cog-triton does.
@@ -381,7 +382,7 @@ MISTRAL_V02_VERSION = "f5701ad84de5715051cb99d550539719f8a7fbcf65e0e62a3d1eb3f94
 
 
 def builtin_models() -> list[ModelSpec]:
-    """The catalogue of replicate-api.md §8 (plus the seed's models)."""
+    """The models of LiteLLM's Replicate examples, with their published schemas."""
     mistral_v01_template = "<s>[INST] {prompt} [/INST]"
     return [
         ModelSpec(

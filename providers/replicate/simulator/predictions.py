@@ -292,7 +292,7 @@ def requested_max(values: Mapping[str, Any]) -> int | None:
 
 
 def llama3_error(values: Mapping[str, Any]) -> str | None:
-    """The UserErrors cog-triton raises before generating (replicate-api.md §8)."""
+    """The UserErrors cog-triton (the llama-3 server) raises before generating."""
     max_tokens, max_new = values.get("max_tokens"), values.get("max_new_tokens")
     if max_tokens is not None and max_new is not None and max_tokens != 512:
         return (

@@ -1,15 +1,16 @@
-"""The simulator's aiohttp application: routes, auth, fault injection and prediction plumbing."""
+"""The simulator's HTTP layer: routes, request parsing, auth, fault injection and rate limits.
+
+The predictions themselves (creation, ids, listing order, waits) live in `store.py`; what a
+prediction looks like over time in `predictions.py`; models and versions in `catalog.py`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import math
-import random
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,17 +46,14 @@ from .http import (
 from .predictions import (
     Prediction,
     closing_events,
-    count_tokens,
-    generate_chunks,
     llama3_error,
     output_events,
     parse_last_event_id,
     render,
-    requested_max,
 )
+from .store import PredictionStore
 from .validate import problem_422, validate_body, validate_input
 
-_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _BODY_KEYS = frozenset({"input", "stream", "webhook", "webhook_completed", "webhook_events_filter"})
 _VERSION_BODY_KEYS = _BODY_KEYS | {"version"}
 # Per-request state; RequestKey exists from aiohttp 3.13 (plain strings warn there).
@@ -86,7 +84,11 @@ class SimulatorConfig:
 
 
 class ReplicateSimulator:
-    """The simulated API: `app` (aiohttp.web.Application), `serve()`, and inspection helpers."""
+    """The simulated API: `app` (aiohttp.web.Application), `serve()`, and inspection helpers.
+
+    This class is the HTTP layer (routes, request parsing, auth, faults, rate limits); the
+    predictions themselves live in `store` (a `PredictionStore`).
+    """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
@@ -95,7 +97,7 @@ class ReplicateSimulator:
         self.catalog = build_catalog(
             [*models, *self.config.extra_models], [*deployments, *self.config.extra_deployments]
         )
-        self.predictions: dict[str, Prediction] = {}
+        self.store = PredictionStore(lambda: self.config, id_salt=self.config.faults.seed)
         self.stats = SimStats()
         self.requests: collections.deque[RequestRecord] = collections.deque(
             maxlen=self.config.request_log_size
@@ -105,16 +107,14 @@ class ReplicateSimulator:
         self._limiter = RateLimiter(limit) if limit else None
         keys = self.config.api_keys
         self._api_keys = frozenset(keys) if keys is not None else None
-        self._order: list[Prediction] = []
-        self._created_us: list[int] = []
-        self._active: set[Prediction] = set()
-        self._warm_at: dict[str, float] = {}
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._id_rng = random.Random(f"ids:{self.config.faults.seed}")
-        self._closing = False
         self.app = self._build_app()
 
     # ---- public helpers -------------------------------------------------------------------
+
+    @property
+    def predictions(self) -> dict[str, Prediction]:
+        """Every prediction made (id -> `Prediction`), in creation order."""
+        return self.store.predictions
 
     def add_model(
         self,
@@ -150,7 +150,8 @@ class ReplicateSimulator:
         return self.catalog.add_deployment(spec)
 
     def set_faults(self, faults: Faults) -> None:
-        """Replace the fault rates (and reseed); queued `inject_fault` faults are dropped."""
+        """Replace the fault rates (and restart their random draws); queued `inject_fault` faults
+        are dropped."""
         self.config.faults = faults
         self.fault_plan = FaultPlan(faults)
 
@@ -163,23 +164,15 @@ class ReplicateSimulator:
 
     def make_cold(self, model: str | None = None) -> None:
         """Let the next prediction of `model` ("owner/name"; None: all) cold-boot again."""
-        if model is None:
-            self._warm_at.clear()
-        else:
-            self._warm_at.pop(model.lower(), None)
+        self.store.make_cold(model)
 
     def running(self) -> int:
         """Predictions that are not terminal now."""
-        now = time.monotonic()
-        self._active = {p for p in self._active if not p.is_terminal(now)}
-        return len(self._active)
+        return self.store.running()
 
     def reset(self) -> None:
         """Forget predictions, requests and counters (models and faults stay)."""
-        self.predictions.clear()
-        self._order.clear()
-        self._created_us.clear()
-        self._active.clear()
+        self.store.clear()
         self.requests.clear()
         self.stats = SimStats()
 
@@ -188,7 +181,7 @@ class ReplicateSimulator:
         """Serve on `host:port` (0: a free port) and yield the base URL."""
         runner = web.AppRunner(self.app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await runner.setup()
-        self._closing = False
+        self.store.closing = False
         try:
             site = web.TCPSite(runner, host, port)
             await site.start()
@@ -196,8 +189,7 @@ class ReplicateSimulator:
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             yield f"http://{shown}:{bound_port}"
         finally:
-            self._closing = True
-            self._wake_all()
+            self.store.close()
             await runner.cleanup()
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -206,14 +198,12 @@ class ReplicateSimulator:
         app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024**2)
         app[_SIM_KEY] = self
         add = app.router.add_route
-        add("POST", "/v1/models/{owner}/{name}/predictions", self._create_model, name="create_model")
-        add("POST", "/v1/predictions", self._create_version, name="create_version")
-        add(
-            "POST",
-            "/v1/deployments/{owner}/{name}/predictions",
-            self._create_deployment,
-            name="create_deployment",
-        )
+        create_model = self._create_handler(_BODY_KEYS, ("input",), self._official_model)
+        create_version = self._create_handler(_VERSION_BODY_KEYS, ("version", "input"), self._by_version)
+        create_deployment = self._create_handler(_BODY_KEYS, ("input",), self._deployment_target)
+        add("POST", "/v1/models/{owner}/{name}/predictions", create_model, name="create_model")
+        add("POST", "/v1/predictions", create_version, name="create_version")
+        add("POST", "/v1/deployments/{owner}/{name}/predictions", create_deployment, name="create_deployment")
         add("GET", "/v1/predictions", self._list, name="list")
         add("GET", "/v1/predictions/{id}", self._get, name="get")
         add("POST", "/v1/predictions/{id}/cancel", self._cancel, name="cancel")
@@ -225,30 +215,6 @@ class ReplicateSimulator:
         add("GET", "/v1/account", self._account, name="account")
         add("GET", "/p/{id}", self._web, name="web")
         return app
-
-    async def _sleep(self, key: str, delay: float) -> None:
-        """Sleep up to `delay`, waking early when `_wake(key)` is called (cancel, shutdown)."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        waiters = self._waiters.setdefault(key, [])
-        waiters.append(fut)
-        handle = loop.call_later(max(delay, 0.001), _resolve, fut)
-        try:
-            await fut
-        finally:
-            handle.cancel()
-            with contextlib.suppress(ValueError):
-                waiters.remove(fut)
-            if not waiters:
-                self._waiters.pop(key, None)
-
-    def _wake(self, key: str) -> None:
-        for fut in self._waiters.pop(key, []):
-            _resolve(fut)
-
-    def _wake_all(self) -> None:
-        for key in list(self._waiters):
-            self._wake(key)
 
     def _token(self, request: web.Request) -> str | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -307,19 +273,60 @@ class ReplicateSimulator:
 
     async def _hang(self, request: web.Request) -> None:
         # handler_cancellation ends this when the client leaves; the poll covers mounted apps.
-        while not self._closing:
+        while not self.store.closing:
             transport = request.transport
             if transport is None or transport.is_closing():
                 return
-            await self._sleep("", 0.25)
+            await self.store.sleep("", 0.25)
 
     def _base(self, request: web.Request) -> str:
         return f"{request.scheme}://{request.host}"
 
     def _lookup(self, request: web.Request) -> Prediction | None:
-        return self.predictions.get(request.match_info["id"])
+        return self.store.predictions.get(request.match_info["id"])
 
     # ---- create ---------------------------------------------------------------------------
+
+    def _create_handler(
+        self, allowed: Collection[str], required: Sequence[str], resolve: _Resolver
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """One create endpoint: the shared prologue (rate limit, body, target), then `_create`."""
+
+        async def create(request: web.Request) -> web.StreamResponse:
+            if (throttled := self._throttled(request)) is not None:
+                return throttled
+            body = await self._read_body(request, allowed, required)
+            if isinstance(body, web.Response):
+                return body
+            target = resolve(request, body)
+            if isinstance(target, web.Response):
+                return target
+            return await self._create(request, body, *target)
+
+        return create
+
+    def _official_model(self, request: web.Request, body: dict[str, Any]) -> _Target | web.Response:
+        model = self.catalog.model(request.match_info["owner"], request.match_info["name"])
+        if model is None:
+            return not_found("The requested model does not exist.")
+        if not model.official:
+            return not_found(
+                f"{model.ref} is not an official model; create predictions for it with "
+                "POST /v1/predictions and a version."
+            )
+        return model, model.default_version, None
+
+    def _by_version(self, request: web.Request, body: dict[str, Any]) -> _Target | web.Response:
+        resolved = self.catalog.resolve_version(body["version"])
+        if resolved is None:
+            return invalid_version()
+        return resolved[0], resolved[1], None
+
+    def _deployment_target(self, request: web.Request, body: dict[str, Any]) -> _Target | web.Response:
+        deployment = self.catalog.deployment(request.match_info["owner"], request.match_info["name"])
+        if deployment is None:
+            return not_found("The requested deployment does not exist.")
+        return deployment.model, deployment.version, deployment
 
     async def _read_body(
         self, request: web.Request, allowed: Collection[str], required: Sequence[str]
@@ -347,44 +354,6 @@ class ReplicateSimulator:
         detail = f"Request was throttled. Your rate limit resets in ~{seconds}s."
         return problem(429, detail, headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
-    async def _create_model(self, request: web.Request) -> web.StreamResponse:
-        if (throttled := self._throttled(request)) is not None:
-            return throttled
-        body = await self._read_body(request, _BODY_KEYS, ("input",))
-        if isinstance(body, web.Response):
-            return body
-        model = self.catalog.model(request.match_info["owner"], request.match_info["name"])
-        if model is None:
-            return not_found("The requested model does not exist.")
-        if not model.official:
-            return not_found(
-                f"{model.ref} is not an official model; create predictions for it with "
-                "POST /v1/predictions and a version."
-            )
-        return await self._create(request, body, model, model.default_version, None)
-
-    async def _create_version(self, request: web.Request) -> web.StreamResponse:
-        if (throttled := self._throttled(request)) is not None:
-            return throttled
-        body = await self._read_body(request, _VERSION_BODY_KEYS, ("version", "input"))
-        if isinstance(body, web.Response):
-            return body
-        resolved = self.catalog.resolve_version(body["version"])
-        if resolved is None:
-            return invalid_version()
-        return await self._create(request, body, resolved[0], resolved[1], None)
-
-    async def _create_deployment(self, request: web.Request) -> web.StreamResponse:
-        if (throttled := self._throttled(request)) is not None:
-            return throttled
-        body = await self._read_body(request, _BODY_KEYS, ("input",))
-        if isinstance(body, web.Response):
-            return body
-        deployment = self.catalog.deployment(request.match_info["owner"], request.match_info["name"])
-        if deployment is None:
-            return not_found("The requested deployment does not exist.")
-        return await self._create(request, body, deployment.model, deployment.version, deployment)
-
     async def _create(
         self,
         request: web.Request,
@@ -397,12 +366,23 @@ class ReplicateSimulator:
         problems = validate_input(model.inputs, model.required, values)
         if problems:
             return json_response(problem_422(problems), 422)
-        deadline = None
-        if (cancel_after := request.headers.get("Cancel-After")) is not None:
-            deadline = parse_duration(cancel_after)
-            if deadline is None:
-                return problem(400, f"Invalid Cancel-After duration: {cancel_after!r}", "Invalid header")
-        pred = self._new_prediction(request, body, model, version, deployment, deadline)
+        cancel_after = None
+        if (header := request.headers.get("Cancel-After")) is not None:
+            cancel_after = parse_duration(header)
+            if cancel_after is None:
+                return problem(400, f"Invalid Cancel-After duration: {header!r}", "Invalid header")
+        pred = self.store.create(
+            model=model,
+            version=version,
+            deployment=deployment,
+            values=values,
+            error=self._planned_error(model, values),
+            cancel_after=cancel_after,
+            stream=body.get("stream"),
+            webhook=body.get("webhook"),
+            headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
+        )
+        self.stats.created += 1
         if request.get(_FAULT) == "drop_after_create":
             self.stats.faults["drop_after_create"] += 1
             return drop_connection(request)
@@ -411,58 +391,12 @@ class ReplicateSimulator:
         as_status: str | None = "starting"
         if prefer is not None:
             headers["Preference-Applied"] = prefer[1]
-            if await self._wait_terminal(pred, prefer[0]):
+            if await self.store.wait_terminal(pred, prefer[0]):
                 as_status = None
                 if pred.end_status == "succeeded" and self.config.sync_status == "processing":
                     as_status = "processing"
         data = render(pred, self._base(request), time.monotonic(), as_status=as_status)
         return json_response(data, 201, headers)
-
-    def _new_prediction(
-        self,
-        request: web.Request,
-        body: dict[str, Any],
-        model: Model,
-        version: str,
-        deployment: Deployment | None,
-        cancel_after: float | None,
-    ) -> Prediction:
-        cfg = self.config
-        values: dict[str, Any] = body["input"]
-        now = time.monotonic()
-        boot_key = (deployment.ref if deployment else model.ref).lower()
-        warm_at = self._warm_at.setdefault(boot_key, now + cfg.cold_boot)
-        started = max(now, warm_at) + cfg.latency
-        requested = requested_max(values)
-        count = max(1, min(cfg.tokens, requested) if requested is not None else cfg.tokens)
-        chunks = generate_chunks(values, model.ref, count)
-        error = self._planned_error(model, values)
-        final = len(chunks) if error is None else (0 if error.startswith("E1") else count // 2)
-        step = cfg.token_interval
-        pred = Prediction(
-            id=self._new_id(),
-            model=model.ref,
-            version=version,
-            input=values,
-            chunks=chunks,
-            created=now,
-            started=started,
-            step=step,
-            end=started + (final if error else final - 1) * step,
-            end_status="failed" if error else "succeeded",
-            final_count=final,
-            deployment=deployment.ref if deployment else None,
-            stream=body.get("stream"),
-            headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
-            unknown_inputs=tuple(k for k in values if k not in model.inputs),
-            error=error,
-            webhook=body.get("webhook"),
-            input_token_count=count_tokens(f"{values.get('system_prompt', '')} {values.get('prompt', '')}"),
-        )
-        if cancel_after is not None:
-            pred.apply_deadline(now + max(cancel_after, cfg.min_cancel_after))
-        self._register(pred, model)
-        return pred
 
     def _planned_error(self, model: Model, values: Mapping[str, Any]) -> str | None:
         fail = values.get("__fail__")
@@ -475,30 +409,6 @@ class ReplicateSimulator:
             self.stats.faults["fail"] += 1
             return "Prediction failed (simulated fault)"
         return None
-
-    def _new_id(self) -> str:
-        while True:
-            pid = "".join(self._id_rng.choices(_ID_ALPHABET, k=26))
-            if pid not in self.predictions:
-                return pid
-
-    def _register(self, pred: Prediction, model: Model) -> None:
-        self.predictions[pred.id] = pred
-        self._order.append(pred)
-        self._created_us.append(pred.created_us)
-        self._active.add(pred)
-        model.run_count += 1
-        self.stats.created += 1
-
-    async def _wait_terminal(self, pred: Prediction, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            now = time.monotonic()
-            if pred.is_terminal(now):
-                return True
-            if now >= deadline or self._closing:
-                return False
-            await self._sleep(pred.id, min(pred.end, deadline) - now)
 
     # ---- read, cancel, list ---------------------------------------------------------------
 
@@ -513,12 +423,9 @@ class ReplicateSimulator:
         pred = self._lookup(request)
         if pred is None:
             return not_found()
-        now = time.monotonic()
-        if pred.cancel(now):
+        if self.store.cancel(pred):
             self.stats.canceled += 1
-            self._active.discard(pred)
-            self._wake(pred.id)
-        return json_response(render(pred, self._base(request), now))
+        return json_response(render(pred, self._base(request), time.monotonic()))
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         query = request.query
@@ -528,18 +435,14 @@ class ReplicateSimulator:
             cursor = int(query["cursor"]) if "cursor" in query else None
         except ValueError as exc:
             return problem(400, f"Invalid query parameter: {exc}", "Invalid query")
-        lo = bisect_right(self._created_us, after) if after is not None else 0
-        hi = bisect_left(self._created_us, before) if before is not None else len(self._order)
-        if cursor is not None:
-            hi = min(hi, cursor + 1)
-        start = max(lo, hi - 100)
+        page, next_cursor = self.store.page(after, before, cursor)
         base = self._base(request)
         now = time.monotonic()
-        results = [render(p, base, now) for p in reversed(self._order[start:hi])]
+        results = [render(p, base, now) for p in page]
         next_url = None
-        if start > lo:
+        if next_cursor is not None:
             params = {k: v for k, v in query.items() if k != "cursor"}
-            params["cursor"] = str(start - 1)
+            params["cursor"] = str(next_cursor)
             next_url = f"{base}/v1/predictions?{urlencode(params)}"
         return json_response({"next": next_url, "previous": None, "results": results})
 
@@ -592,13 +495,13 @@ class ReplicateSimulator:
                 events = closing_events(pred, pred.final_count)
                 await response.write(b"".join(data for seq, data in events if seq > after))
                 return
-            if self._closing:
+            if self.store.closing:
                 return
             if keepalive is not None and now - last_write >= keepalive:
                 await response.write(b": keepalive\n\n")
                 last_write = now
             delay = pred.next_change(now) - now
-            await self._sleep(pred.id, min(delay, keepalive) if keepalive else delay)
+            await self.store.sleep(pred.id, min(delay, keepalive) if keepalive else delay)
 
     # ---- models, versions, account ----------------------------------------------------------
 
@@ -640,9 +543,6 @@ class ReplicateSimulator:
         return web.Response(text=text)
 
 
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
+_Target = tuple[Model, str, Deployment | None]
+_Resolver = Callable[[web.Request, dict[str, Any]], "_Target | web.Response"]
 _SIM_KEY = web.AppKey("replicate_simulator", ReplicateSimulator)

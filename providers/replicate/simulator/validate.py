@@ -1,4 +1,4 @@
-"""Request and input validation with Replicate's 422 shape (replicate-api.md §6).
+"""Request and input validation with Replicate's 422 shape.
 
 Replicate validates with a JSON-schema library whose messages match gojsonschema's; the
 `type`/`description` pairs below copy the recorded ones (`required`, `number_lte`, `enum`,

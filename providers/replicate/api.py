@@ -1,0 +1,270 @@
+"""How every request to Replicate is made: send, classify the answer, back off, all within a deadline.
+
+Each answer falls in one of four classes, and a ``Rule`` says what to do with each for one kind of request:
+
+- **final**: a 2xx, or a status that trying again cannot change (400, 401, 404, 422, ...): returned.
+- **refused**: a status in ``rule.refused`` (429 always): the server did nothing, so the request is sent
+  again after a back-off that honours ``Retry-After`` (the header, else the body's ``retry_after``).
+- **lost before sending**: the connection failed before the request left: sent again, like a refusal.
+- **lost after sending**: the connection broke after the request left, a 5xx that is not a refusal, or
+  an unreadable 2xx: the server may have acted on it. Sent again only when ``rule.resend_lost`` (reads
+  and cancels, which are idempotent); otherwise ``Unanswered`` is raised for the caller to resolve (a
+  create may have made a prediction, and resending it could run and bill it twice).
+
+Every back-off has full jitter and ends before the deadline: when the next try would start after it,
+the call gives up at once with the error it has (a typed ``PatchwireError``), not a bare timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+import aiohttp
+import attrs
+
+from patchwire.errors import PatchwireError, ServiceUnavailableError
+from patchwire.ratelimit import RateGate
+
+from .errors import http_error, retry_after
+from .transport import Answer, Lost, NotSent, TransportError, send
+
+log = logging.getLogger("patchwire")
+
+CONNECT_TIMEOUT = 10.0
+#: Longest a read (get, list, schema) may stay silent before it counts as a lost connection.
+READ_TIMEOUT = 30.0
+#: Longest a cancel may take in all (it is best effort, and its caller is leaving).
+CANCEL_BUDGET = 3.0
+
+READ = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT)
+CANCEL = aiohttp.ClientTimeout(total=None, sock_connect=CANCEL_BUDGET, sock_read=CANCEL_BUDGET)
+_create_timeouts: dict[int, aiohttp.ClientTimeout] = {}
+
+
+def create_timeout(wait: int) -> aiohttp.ClientTimeout:
+    """A create that asked for ``Prefer: wait=<wait>`` may be silent that long before it answers."""
+    timeout = _create_timeouts.get(wait)
+    if timeout is None:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=wait + 10.0)
+        _create_timeouts[wait] = timeout
+    return timeout
+
+
+class Backoff:
+    """Delays for one retried request: ``base * 2**n`` with jitter, capped at ``cap``.
+
+    ``attempts`` counts tries made; ``exhausted`` once ``max_attempts`` is reached.
+    """
+
+    __slots__ = ("attempts", "base", "cap", "max_attempts")
+
+    def __init__(self, *, base: float = 0.25, cap: float = 8.0, max_attempts: int = 6) -> None:
+        self.base = base
+        self.cap = cap
+        self.max_attempts = max_attempts
+        self.attempts = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.attempts >= self.max_attempts
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        """The wait before the next try; a server's ``Retry-After`` is honoured as given."""
+        n = self.attempts
+        self.attempts += 1
+        if retry_after is not None:
+            # A little jitter on top, so a crowd told "1 s" does not come back in one burst.
+            return retry_after + random.uniform(0.0, min(1.0, 0.1 + retry_after * 0.1))
+        ceiling = min(self.cap, self.base * (2**n))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+async def sleep_before(deadline: float, delay: float) -> bool:
+    """Sleep ``delay`` seconds unless that passes ``deadline`` (loop time): False then, without sleeping
+    past it, so the caller can give up with the error it has instead of a bare timeout."""
+    loop = asyncio.get_running_loop()
+    if loop.time() + delay >= deadline:
+        return False
+    await asyncio.sleep(delay)
+    return True
+
+
+#: 429 and every 5xx: what a read or a cancel retries.
+BUSY = frozenset({429, *range(500, 600)})
+
+
+@attrs.frozen
+class Rule:
+    """How one kind of request is retried (see the module docstring)."""
+
+    #: Statuses that mean the server did nothing and asks us to come back.
+    refused: Collection[int]
+    #: Whether a request that may have been carried out may be sent again (true of idempotent ones).
+    resend_lost: bool
+    base: float = 0.25
+    cap: float = 8.0
+    max_attempts: int = 6
+
+
+#: A create: only 429 and 503 are refusals (Replicate sends no other status for a create it did not
+#: make); any other failure after sending leaves a prediction that may exist, for the caller to find.
+CREATES = Rule(refused=frozenset({429, 503}), resend_lost=False, base=0.5, cap=10.0, max_attempts=8)
+READS = Rule(refused=BUSY, resend_lost=True)
+#: A schema is optional (the call goes on without one), so it is worth only a few tries.
+SCHEMAS = Rule(refused=BUSY, resend_lost=True, max_attempts=4)
+#: A cancel is tried quickly and often within CANCEL_BUDGET.
+CANCELS = Rule(refused=BUSY, resend_lost=True, base=0.1, cap=1.0, max_attempts=100)
+
+
+class Unanswered(Exception):
+    """A request that may have been carried out got no usable answer (only for rules that do not
+    resend such requests). ``reason`` says what happened, without headers."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Api:
+    """Requests to Replicate on behalf of one call: its session, key, deadline and rate gate."""
+
+    __slots__ = ("auth", "deadline", "gate", "label", "sending", "session")
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        key: str,
+        *,
+        deadline: float,
+        gate: RateGate | None,
+        label: str,
+    ) -> None:
+        self.session = session
+        self.auth = {"Authorization": f"Bearer {key}"}
+        self.deadline = deadline
+        self.gate = gate
+        #: ``replicate/<ref>``: names the model in messages.
+        self.label = label
+        #: True while a request is on the wire (the server may be acting on it).
+        self.sending = False
+
+    def __repr__(self) -> str:
+        return f"Api({self.label!r})"  # never the key
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        rule: Rule,
+        what: str,
+        timeout: aiohttp.ClientTimeout = READ,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        json_object: bool = False,
+        deadline: float | None = None,
+        prediction_id: str | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> Answer:
+        """Send until the answer is final (see the module docstring) and return it.
+
+        ``what`` names the thing asked for, in messages. ``json_object``: a 2xx must hold a JSON object
+        (anything else counts as lost after sending). ``before_send`` runs before every try (it may wait,
+        or raise to stop). Raises ``Unanswered`` (rules that do not resend), or the typed error of the
+        last failure once the rule's tries or the deadline (default: the call's) run out.
+        """
+        deadline = self.deadline if deadline is None else deadline
+        headers = self.auth if headers is None else headers
+        backoff: Backoff | None = None
+        debug = log.isEnabledFor(logging.DEBUG)
+        loop = asyncio.get_running_loop()
+        while True:
+            if before_send is not None:
+                await before_send()
+            started = loop.time() if debug else 0.0
+            hint: float | None = None
+            status = 0
+            error: PatchwireError
+            self.sending = True
+            try:
+                answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
+            except TransportError as exc:
+                self.sending = False
+                log.debug("patchwire: replicate %s %s failed: %s", method, url, exc.reason)
+                if isinstance(exc, Lost) and not rule.resend_lost:
+                    raise Unanswered(exc.reason) from None
+                error = self._transport_error(exc, url, what, prediction_id)
+            else:
+                self.sending = False
+                status = answer.status
+                if debug:
+                    log.debug(
+                        "patchwire: replicate %s %s -> %s in %.3fs",
+                        method,
+                        url,
+                        status,
+                        loop.time() - started,
+                    )
+                if status < 300:
+                    if not json_object or isinstance(answer.json(), dict):
+                        return answer
+                    if not rule.resend_lost:
+                        raise Unanswered(f"unreadable {status} answer")
+                    error = ServiceUnavailableError(
+                        f"{self.label}: Replicate sent an unreadable answer for {what}; retry later",
+                        provider="replicate",
+                        prediction_id=prediction_id,
+                    )
+                elif status in rule.refused:
+                    hint = retry_after(answer.headers, answer.json())
+                    error = http_error(
+                        status, answer.body, answer.headers, what=what, prediction_id=prediction_id
+                    )
+                elif status >= 500 and not rule.resend_lost:
+                    raise Unanswered(f"HTTP {status}")
+                elif status >= 500:
+                    error = http_error(
+                        status, answer.body, answer.headers, what=what, prediction_id=prediction_id
+                    )
+                else:
+                    return answer
+            backoff = backoff or Backoff(base=rule.base, cap=rule.cap, max_attempts=rule.max_attempts)
+            delay = backoff.next_delay(hint)
+            if backoff.exhausted or loop.time() + delay >= deadline:
+                raise error
+            log.debug("patchwire: replicate %s %s: trying again in %.2fs", method, url, delay)
+            if status == 429 and self.gate is not None:
+                self.gate.back_off(delay)  # one 429 slows every call through this gate, not just ours
+            await asyncio.sleep(delay)
+
+    async def read(self, url: str, *, what: str, prediction_id: str | None = None) -> dict[str, Any]:
+        """GET a JSON object (``READS`` rule); a final non-2xx raises its typed error."""
+        answer = await self.request(
+            "GET", url, rule=READS, what=what, json_object=True, prediction_id=prediction_id
+        )
+        if answer.status >= 300:
+            raise http_error(
+                answer.status, answer.body, answer.headers, what=what, prediction_id=prediction_id
+            )
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def _transport_error(
+        self, exc: TransportError, url: str, what: str, prediction_id: str | None
+    ) -> ServiceUnavailableError:
+        if isinstance(exc, NotSent):
+            origin = url.split("/v1/", 1)[0]
+            message = (
+                f"{self.label}: could not connect to Replicate at {origin} ({exc.reason}); "
+                "check api_base and your network, then retry"
+            )
+        else:
+            message = (
+                f"{self.label}: lost the connection to Replicate reading {what} ({exc.reason}); "
+                "check your network and retry"
+            )
+        return ServiceUnavailableError(message, provider="replicate", prediction_id=prediction_id)

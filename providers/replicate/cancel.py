@@ -1,0 +1,95 @@
+"""Cancelling the prediction of a call that ends early (cancelled task, deadline, closed stream, error).
+
+``abandon()`` is shielded from the caller's own cancellation and bounded in time. A create still in flight
+is waited for briefly, since only its answer names the prediction to cancel; the wait goes on in the
+background after the caller has left, so a prediction made after all is still cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from patchwire.errors import PatchwireError
+
+from .api import CANCEL, CANCEL_BUDGET, CANCELS, READ_TIMEOUT
+
+if TYPE_CHECKING:
+    from .predictions import PredictionJob
+
+log = logging.getLogger("patchwire")
+
+#: How long an abandoned call's caller waits for a create still in flight, beyond its ``Prefer: wait``.
+CREATE_GRACE = 1.0
+#: How long the background cleanup keeps waiting for that create's answer (which names the prediction
+#: to cancel) after the caller has gone: cutting it off sooner could leave a prediction made and unknown.
+CREATE_LIMIT = READ_TIMEOUT
+
+
+async def abandon(job: PredictionJob) -> None:
+    """Cancel the job's prediction unless it is finished. Safe to call more than once."""
+    if job.finished:
+        return
+    create = job.create_task
+    if job.prediction_id is None and (create is None or create.done()):
+        return  # nothing was made (the create failed): nothing to cancel
+    creation = job.creation
+    creation.abandoned = True
+    if job.prediction_id is None and create is not None and not creation.in_doubt:
+        create.cancel()  # not sent yet (waiting for the rate gate, or after a refusal): none made
+        return
+    task = asyncio.get_running_loop().create_task(_cleanup(job))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    # The caller waits for the cancel, but only briefly for a create slow to answer: that goes on
+    # in the background. asyncio.wait neither cancels the task nor lets the caller's cancel reach it.
+    if job.prediction_id is None and create is not None:
+        await asyncio.wait((create,), timeout=creation.wait + CREATE_GRACE)
+        if not create.done():
+            return
+    await asyncio.wait((task,), timeout=CANCEL_BUDGET)
+
+
+async def _cleanup(job: PredictionJob) -> None:
+    create = job.create_task
+    if job.prediction_id is None and create is not None and not create.done():
+        # The create is in flight: its answer (within Prefer: wait) tells us what to cancel.
+        try:
+            await asyncio.wait_for(asyncio.shield(create), job.creation.wait + CREATE_LIMIT)
+        except Exception:  # we only want the id, whatever the create did
+            pass
+        if not create.done():
+            create.cancel()
+    if create is not None and create.done() and not create.cancelled():
+        create.exception()  # retrieved: the caller already has its own error
+    if job.prediction_id is None or job.finished:
+        return
+    job.finished = True
+    await cancel(job)
+
+
+async def cancel(job: PredictionJob) -> None:
+    """``POST .../cancel``, best effort within CANCEL_BUDGET: retried (it is idempotent) after a
+    connection error, a 429 or a 5xx; errors are only logged."""
+    pid = job.prediction_id
+    deadline = asyncio.get_running_loop().time() + CANCEL_BUDGET
+    try:
+        async with asyncio.timeout_at(deadline):
+            await job.api.request(
+                "POST",
+                job.cancel_url,
+                rule=CANCELS,
+                what=f"the cancel of prediction {pid}",
+                timeout=CANCEL,
+                deadline=deadline,
+                prediction_id=pid,
+            )
+    except PatchwireError as exc:
+        log.debug("patchwire: replicate cancel %s gave up: %s", pid, exc.message)
+    except TimeoutError:
+        log.debug("patchwire: replicate cancel %s timed out", pid)
+
+
+#: Cleanup tasks still running after their caller left: referenced so they are not collected.
+_background: set[asyncio.Task[None]] = set()

@@ -1,0 +1,166 @@
+"""Creating one call's prediction.
+
+A create is sent again only when no prediction can have been made: a 429 or 503 refusal, or a connection
+that failed before the request left (``api.CREATES``). One whose outcome is unknown (cut after sending,
+another 5xx, an unreadable answer) is looked for in the prediction list (``recovery``), never resent.
+
+A model that is not official answers 404 to a create by name, having made nothing: it is created by its
+latest version instead, and the provider is told (``remember``) so its later calls go there at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from patchwire.errors import NotFoundError, ServiceUnavailableError
+
+from .api import CREATES, READ, Api, Unanswered, create_timeout
+from .errors import http_error
+from .links import Links
+from .recovery import Claims, find_lost_create
+from .refs import CreateTarget
+
+log = logging.getLogger("patchwire")
+
+
+class Creation:
+    """Sends one call's create (see the module docstring) and returns the prediction's first object."""
+
+    __slots__ = (
+        "abandoned",
+        "api",
+        "claims",
+        "inputs",
+        "links",
+        "prefer_wait",
+        "recovering",
+        "remember",
+        "sent_at",
+        "target",
+        "wait",
+    )
+
+    def __init__(
+        self,
+        *,
+        api: Api,
+        links: Links,
+        claims: Claims,
+        target: CreateTarget,
+        inputs: dict[str, Any],
+        prefer_wait: int,
+        remember: Callable[[str, CreateTarget], None],
+    ) -> None:
+        self.api = api
+        self.links = links
+        self.claims = claims
+        self.target = target
+        self.inputs = inputs
+        self.prefer_wait = prefer_wait
+        #: Called with (API base, target) when a model turned out to run only by its latest version.
+        self.remember = remember
+        #: The ``Prefer: wait`` the create asked for (how long its answer may take).
+        self.wait = 0
+        #: Unix time the latest try was sent (a lost create is looked for around it).
+        self.sent_at = 0.0
+        #: True once the caller gave up: a create not yet sent (or being retried) is not sent.
+        self.abandoned = False
+        #: True while a lost create is being looked for.
+        self.recovering = False
+
+    @property
+    def in_doubt(self) -> bool:
+        """Whether a prediction may exist that we do not know of yet (a create on the wire, or lost)."""
+        return self.api.sending or self.recovering
+
+    async def send(self, *, stream: bool) -> dict[str, Any]:
+        api = self.api
+        body: dict[str, Any] = {"input": self.inputs}
+        if self.target.version is not None:
+            body["version"] = self.target.version
+        if stream:
+            body["stream"] = True
+        data = orjson.dumps(body)
+        remaining = api.deadline - asyncio.get_running_loop().time()
+        headers = {
+            **api.auth,
+            "Content-Type": "application/json",
+            # Server-side backstop: the prediction dies soon after our deadline even if we cannot
+            # cancel it (the process died). Replicate's minimum is 5 s.
+            "Cancel-After": f"{max(5, math.ceil(remaining) + 5)}s",
+        }
+        if stream or not self.prefer_wait:
+            timeout = READ
+        else:
+            self.wait = wait = max(1, min(self.prefer_wait, int(remaining) - 1))
+            headers["Prefer"] = f"wait={wait}"
+            timeout = create_timeout(wait)
+        while True:
+            url = self.links.base + self.target.path
+            try:
+                answer = await api.request(
+                    "POST",
+                    url,
+                    rule=CREATES,
+                    what=api.label,
+                    timeout=timeout,
+                    headers=headers,
+                    data=data,
+                    before_send=self._before_send,
+                )
+            except Unanswered as exc:
+                return await self._recover(data, exc.reason)
+            status = answer.status
+            if status < 300:
+                prediction = answer.json()
+                if not isinstance(prediction, dict) or not prediction.get("id"):
+                    return await self._recover(data, f"unreadable {status} answer")
+                return prediction
+            if status == 404 and self.target.version is None and self.target.deployment is None:
+                # Nothing was created, so creating by the model's latest version instead is safe.
+                self.target = await self._latest_version_target()
+                body["version"] = self.target.version
+                data = orjson.dumps(body)
+                continue
+            raise http_error(status, answer.body, answer.headers, what=api.label)
+
+    async def _before_send(self) -> None:
+        if self.abandoned:  # nobody waits for this prediction any more: make none
+            raise ServiceUnavailableError(f"{self.api.label}: the call was abandoned before its create")
+        gate = self.api.gate
+        if gate is not None:
+            await gate.acquire_create()
+        self.sent_at = time.time()
+
+    async def _recover(self, data: bytes, reason: str) -> dict[str, Any]:
+        self.recovering = True
+        # The input as the API echoes it back (JSON types), to compare with the list's.
+        wanted = orjson.loads(data)["input"]
+        return await find_lost_create(
+            self.api, self.links, self.claims, self.target, wanted, sent_at=self.sent_at, reason=reason
+        )
+
+    async def _latest_version_target(self) -> CreateTarget:
+        """Where to create predictions of a model Replicate cannot run by name: its latest version."""
+        label = self.api.label
+        slug = str(self.target.model)
+        model = await self.api.read(f"{self.links.base}/v1/models/{slug}", what=f"model {slug}")
+        latest = model.get("latest_version")
+        version = latest.get("id") if isinstance(latest, Mapping) else None
+        if not isinstance(version, str) or not version:
+            raise NotFoundError(
+                f"{label}: {slug} is not an official model, so Replicate runs it only by version, "
+                f"and it has no published version to use; pin one: 'replicate/{slug}:<version>'",
+                provider="replicate",
+            )
+        log.debug("patchwire: replicate %s is not an official model; creating by version %s", slug, version)
+        target = CreateTarget("/v1/predictions", version, slug, None)
+        self.remember(self.links.base, target)
+        return target
