@@ -4,9 +4,10 @@ Replicate reads a file input as a URL. It takes a ``data:`` URL inline, but reco
 256 KB (it does not store them, and they bloat every request that carries the prediction). A larger
 one is uploaded with ``POST /v1/files`` (multipart field ``content``) and the input gets the file's
 ``urls.get`` instead; uploaded files expire after a day. The upload goes to the configured API base
-with the call's key, through the same request policy as every other request (``api.Api``), and is
-retried on 429, 5xx and lost connections (an upload made twice only stores the file twice). The same image in the next turn of a conversation is
-not uploaded again: the link is remembered per API base and key for most of its lifetime.
+with the call's key, through the request policy every request follows (``api.Api``), and is retried
+on 429, 5xx and lost connections (an upload made twice only stores the file twice). The same image in
+the next turn of a conversation is not uploaded again: its link is remembered per API base and key
+for most of its lifetime.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class FileUploads:
             if _is_large_data_url(value):
                 value = await self._link(api, base, value)
             elif isinstance(value, list) and any(_is_large_data_url(item) for item in value):
-                value = [await self._link(api, base, item) if _is_large_data_url(item) else item for item in value]
+                value = [
+                    await self._link(api, base, item) if _is_large_data_url(item) else item for item in value
+                ]
             out[name] = value
         return out
 

@@ -185,7 +185,9 @@ class ReplicateProvider:
             async with asyncio.timeout_at(job.deadline):
                 creation = job.creation
                 if needs_upload(creation.inputs):
-                    creation.inputs = await self._files.inline_or_upload(job.api, job.links.base, creation.inputs)
+                    creation.inputs = await self._files.inline_or_upload(
+                        job.api, job.links.base, creation.inputs
+                    )
                 prediction = await job.create(stream=stream)
                 if not stream and job.status not in TERMINAL:
                     prediction = await job.follow(prediction)
