@@ -87,12 +87,12 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         else:
             claims = ", ".join(f["models"]) or f"(by name only: format={f['name']!r})"
         out(f"  {f['name']:<24} {claims}\n")
-    out("Input shapers (run in this order, before the mappers):\n")
-    for s in report["shapers"]:
-        out(f"  {s['order']:>5}  {s['name']}\n")
     out("Parameter mappers (run in this order):\n")
     for m in report["mappers"]:
         out(f"  {m['order']:>5}  {m['name']}\n")
+    out("Input shapers (run in this order, before the mappers):\n")
+    for s in report["shapers"]:
+        out(f"  {s['order']:>5}  {s['name']}\n")
     if report["failures"]:
         out("Failed to load:\n")
         for f in report["failures"]:
