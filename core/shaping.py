@@ -40,7 +40,7 @@ def shape_inputs(
             return inputs
         messages = call.messages
     if formatter is not None:
-        inputs["prompt"] = formatter.render(messages)
+        inputs["prompt"] = pipeline.render(messages)
     return inputs
 
 

@@ -22,7 +22,7 @@ import logging
 from typing import Any
 
 from patchwire import BadRequestError, InputSchema, InputSpec, MapCall
-from patchwire.plugins.mappers.base import Mapper
+from patchwire.plugins.mappers.base import REPLICATE, Mapper
 
 log = logging.getLogger("patchwire")
 
@@ -129,4 +129,4 @@ def map_reasoning(call: MapCall) -> None:
         _set(call, budget.name, _budget(budget, effort))
 
 
-REASONING = Mapper(name="reasoning", order=150, apply=map_reasoning)
+REASONING = Mapper(name="reasoning", order=150, apply=map_reasoning, providers=REPLICATE)

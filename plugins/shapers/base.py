@@ -1,4 +1,5 @@
-"""The small object every built-in input shaper is: a name, an order and a shape function."""
+"""The small object every built-in input shaper is: a name, an order, a shape function and the
+providers it serves (the built-ins know Replicate's input conventions)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import attrs
 
 from patchwire import BadRequestError, Message, ShapeCall
 
+#: What a shaper built on Replicate's input conventions serves.
+REPLICATE = ("replicate",)
+
 
 @attrs.frozen
 class Shaper:
     name: str
     order: int
     apply: Callable[[ShapeCall], None] = attrs.field(repr=False)
+    #: The providers whose calls it shapes; () = every provider.
+    providers: tuple[str, ...] = REPLICATE
 
     def shape(self, call: ShapeCall) -> None:
         self.apply(call)
