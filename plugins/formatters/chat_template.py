@@ -23,7 +23,6 @@ import attrs
 import patchwire
 from patchwire import BadRequestError, Message, MissingDependencyError, PatchwireError, PromptTemplate
 from patchwire.plugins.formatters.base import text_of
-from patchwire.plugins.formatters.system_prompt import without_first_system
 
 if TYPE_CHECKING:
     import jinja2
@@ -87,8 +86,8 @@ def message_object(message: Message, index: int, format_name: str) -> dict[str, 
 
 @attrs.frozen
 class ChatTemplateFormatter:
-    """Renders one model's Jinja chat template. ``supports_system_prompt`` leaves the first system
-    message out of the prompt (the ``system_prompt`` mapper sends it as the model's input)."""
+    """Renders one model's Jinja chat template. ``supports_system_prompt`` asks the input shaper of that
+    name to send the first system message as the model's ``system_prompt`` input."""
 
     name: str
     models: tuple[str, ...]
@@ -98,8 +97,6 @@ class ChatTemplateFormatter:
     supports_system_prompt: bool = False
 
     def render(self, messages: Sequence[Message]) -> str:
-        if self.supports_system_prompt:
-            messages = without_first_system(messages)[1]
         objects = [message_object(m, i, self.name) for i, m in enumerate(messages)]
         return render_template(self.template, self.name, objects, self.bos_token, self.eos_token)
 

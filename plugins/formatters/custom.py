@@ -27,7 +27,6 @@ import attrs
 import patchwire
 from patchwire import Message, PromptTemplate
 from patchwire.plugins.formatters.base import Formatter, texts
-from patchwire.plugins.formatters.system_prompt import without_first_system
 
 OPENS_TURN = ("system", "user")
 
@@ -39,8 +38,6 @@ class TemplateRenderer:
 
     def __call__(self, messages: Sequence[Message]) -> str:
         t = self.template
-        if t.supports_system_prompt:
-            messages = without_first_system(messages)[1]
         out = [t.bos_token, t.initial_prompt_value]
         bos_open = True
         for role, text in texts(messages, self.format_name):

@@ -60,8 +60,8 @@ async def test_third_party_mapper_overrides_the_built_in(
         "acme_half_temperature",
         "openai",
         "acme_cap_length",
+        "reasoning",
         "token_aliases",
-        "system_prompt",
         "prompt_template",
         "schema_check",
     ]
