@@ -12,6 +12,10 @@ Everything model-specific lives in plugins found through the entry-point group `
 ``@patchwire.hookimpl`` (see ``patchwire.hookspecs``).
 """
 
+import sys as _sys
+import types as _types
+
+from patchwire import debug
 from patchwire.api import (
     acompletion,
     atext_completion,
@@ -26,12 +30,14 @@ from patchwire.errors import (
     ConfigError,
     NotFoundError,
     PatchwireError,
+    PluginError,
     ProviderError,
     RateLimitError,
     ServiceUnavailableError,
     Timeout,
     UnknownOutcomeError,
 )
+from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
@@ -88,6 +94,7 @@ __all__ = [
     "NotFoundError",
     "ParamMapper",
     "PatchwireError",
+    "PluginError",
     "Plugins",
     "PromptFormatter",
     "PromptTemplate",
@@ -111,9 +118,28 @@ __all__ = [
     "acompletion",
     "atext_completion",
     "completion",
+    "debug",
     "get_plugins",
     "get_router",
     "hookimpl",
+    "message_texts",
     "register_prompt_template",
     "text_completion",
+    "text_of",
 ]
+
+
+class _Module(_types.ModuleType):
+    """``patchwire.set_verbose = True`` (LiteLLM's spelling) prints debug output (``patchwire.debug``)."""
+
+    @property
+    def set_verbose(self) -> bool:
+        return debug.verbose()
+
+    @set_verbose.setter
+    def set_verbose(self, on: bool) -> None:
+        debug.set_verbose(on)
+
+
+_sys.modules[__name__].__class__ = _Module
+debug.configure_from_environment()

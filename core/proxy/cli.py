@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import Any
 
+from patchwire.debug import set_verbose
 from patchwire.errors import ConfigError
 from patchwire.proxy.app import DEFAULT_GRACE, serve_app
 from patchwire.proxy.config import load_config
@@ -46,6 +47,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     debug = bool(args.serve_debug or getattr(args, "debug", False))
     logging.getLogger().setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("patchwire.proxy").setLevel(logging.DEBUG if debug else logging.INFO)
+    if debug:
+        set_verbose(True)  # every request to the provider as a curl command, the key redacted
     try:
         config = load_config(args.config)
     except ConfigError as exc:

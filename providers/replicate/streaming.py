@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from patchwire import debug
 from patchwire.errors import ProviderError
 from patchwire.sse import ServerSentEvent, SSEDecoder
 
@@ -111,6 +112,8 @@ class OutputFollower:
         last_id = self._decoder.last_event_id
         if last_id is not None:
             headers["Last-Event-ID"] = last_id
+        if debug.enabled():
+            debug.log_request("replicate", "GET", job.stream_url, headers)
         try:
             resp = await job.api.session.get(job.stream_url, headers=headers, timeout=STREAM_TIMEOUT)
         except (aiohttp.ClientError, OSError) as exc:

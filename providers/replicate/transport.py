@@ -8,14 +8,24 @@ leaves this module. What a caller must know is whether the request can have reac
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 
+from patchwire import debug
 from patchwire.errors import BadRequestError
 
 from .errors import json_or_none
+
+
+def _logged_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
 
 
 class TransportError(Exception):
@@ -82,9 +92,16 @@ async def send(
     body: bytes | io.BytesIO | None = data
     if data is not None and len(data) > LARGE_BODY:
         body = io.BytesIO(data)  # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB
+    verbose = debug.enabled()
+    if verbose:
+        debug.log_request("replicate", method, url, headers, data)
+        started = time.monotonic()
     try:
         async with session.request(method, url, headers=headers, data=body, timeout=timeout) as resp:
             body = await resp.read()
+            if verbose:
+                answer = _logged_json(body) if resp.status < 300 else None
+                debug.log_answer("replicate", method, url, resp.status, answer, time.monotonic() - started)
             return Answer(resp.status, resp.headers, body)
     except aiohttp.InvalidURL:
         raise BadRequestError(
