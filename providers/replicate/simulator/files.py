@@ -25,7 +25,8 @@ from .validate import InvalidField, problem_422
 #: Replicate keeps an upload for a day.
 EXPIRY_SECONDS = 24 * 3600
 _MAX_NAME_BYTES = 255
-_MAX_FIELD_BYTES = 64 * 1024  # filename, type, metadata
+_MAX_FIELD_BYTES = 64 * 1024  # filename, type, metadata, and any other part
+_MAX_PARTS = 16
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -85,14 +86,20 @@ class FileStore:
             return problem(
                 415, "Upload a file as multipart/form-data with the bytes in a 'content' part", "Unsupported"
             )
+        length = request.content_length
+        if length is not None and length > self.max_bytes + _MAX_PARTS * _MAX_FIELD_BYTES:
+            return problem(413, f"The file is larger than {self.max_bytes} bytes", "File too large")
         fields: dict[str, str] = {}
         content: bytes | None = None
         part_name = part_type = ""
+        parts = 0
         try:
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                if not isinstance(part, BodyPartReader):
-                    return problem(400, "Nested multipart bodies are not accepted", "Invalid upload")
+                parts += 1
+                if not isinstance(part, BodyPartReader) or parts > _MAX_PARTS:
+                    detail = f"An upload is at most {_MAX_PARTS} parts, none of them multipart itself"
+                    return problem(400, detail, "Invalid upload")
                 if part.name == "content" and content is None:
                     content = await _read(part, self.max_bytes)
                     if content is None:
@@ -106,8 +113,8 @@ class FileStore:
                     if raw is None:
                         return problem(413, f"The '{part.name}' field is too large", "Field too large")
                     fields[part.name] = raw.decode("utf-8", "replace")
-                else:
-                    await part.release()
+                elif await _read(part, _MAX_FIELD_BYTES) is None:  # a part nobody reads
+                    return problem(413, f"The '{part.name}' part is too large", "Field too large")
         except ValueError as exc:  # a malformed multipart body
             return problem(400, f"The multipart body cannot be read: {exc}", "Invalid upload")
         if content is None:

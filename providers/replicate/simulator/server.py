@@ -193,8 +193,9 @@ class ReplicateSimulator:
         return self.store.running()
 
     def reset(self) -> None:
-        """Forget predictions, requests and counters (models and faults stay)."""
+        """Forget predictions, uploaded files, requests and counters (models and faults stay)."""
         self.store.clear()
+        self.uploads.files.clear()
         self.requests.clear()
         self.stats = SimStats()
 
