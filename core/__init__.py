@@ -43,12 +43,14 @@ from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
+    InputShaper,
     MapCall,
     ParamMapper,
     PromptFormatter,
     Provider,
     ProviderCall,
     ProviderContext,
+    ShapeCall,
 )
 from patchwire.manager import Plugins, get_plugins
 from patchwire.ratelimit import RateGate
@@ -88,6 +90,7 @@ __all__ = [
     "ContentPart",
     "Delta",
     "InputSchema",
+    "InputShaper",
     "InputSpec",
     "MapCall",
     "Message",
@@ -111,6 +114,7 @@ __all__ = [
     "RoleTemplate",
     "Router",
     "ServiceUnavailableError",
+    "ShapeCall",
     "Stream",
     "SyncStream",
     "TextChoice",
