@@ -7,7 +7,8 @@ Every ``[INST]`` follows a space (after ``<s>`` and after ``</s>`` too), the sys
 before the first instruction, and no text is stripped. Conversations the template refuses (roles that
 do not alternate, a system message after the first) are taken as turns (``turns.py``). A conversation
 ending with an assistant message is left open, so the model continues that answer (the template would
-close it with ``</s>`` and ask nothing): what ``continue_final_message`` gives in ``transformers``.
+close it with ``</s>`` and ask nothing): what ``continue_final_message`` gives in ``transformers``
+(which cuts the answer's trailing whitespace).
 
 (Mistral's earlier templates for the same models had no space after ``<s>`` and no system message;
 Mistral-7B-Instruct-v0.3 and later models use other tokenizers and are not claimed here.)
@@ -35,7 +36,8 @@ def render(messages: Sequence[Message]) -> str:
         out.append(f" [INST] {instruction} [/INST]")
         if turn.answer is not None:
             last = n == len(turns) - 1
-            out.append(f" {turn.answer}" if last else f" {turn.answer}</s>")
+            # A final answer is continued: without trailing whitespace, as transformers cuts it.
+            out.append(f" {turn.answer.rstrip()}" if last else f" {turn.answer}</s>")
     return "".join(out)
 
 
