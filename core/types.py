@@ -158,6 +158,10 @@ class ChatRequest:
     drop_params: bool = False
     #: ``stream_options={"include_usage": True}``: the stream ends with a chunk carrying ``usage``.
     include_usage: bool = False
+    #: The caller's ``metadata=`` (for call wrappers and logs; never sent to the model).
+    metadata: Mapping[str, Any] | None = None
+    #: The caller's ``user=`` (the end user's id; logged, never sent to the model).
+    user: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -275,3 +279,6 @@ class ModelRoute:
     format: str | None = None
     template: PromptTemplate | None = None
     timeout: float | None = None
+    #: Retries of each retryable request of a call on this route (None: the router's, else the
+    #: provider's own policy).
+    num_retries: int | None = None

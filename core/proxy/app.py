@@ -63,6 +63,10 @@ def create_app(
         max_concurrency=config.max_concurrency,
         timeout=config.timeout,
         rate_gate=gate,
+        fallbacks=config.fallbacks,
+        num_retries=config.num_retries,
+        allowed_fails=config.allowed_fails,
+        cooldown_time=config.cooldown_time,
     )
     state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
     app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])

@@ -24,7 +24,7 @@ log = logging.getLogger("patchwire.proxy")
 #: Request fields that would let a client redirect the proxy's upstream call (and its key): refused.
 SERVER_OWNED = ("api_key", "api_base", "base_url")
 #: OpenAI platform features with no meaning for a hosted model: dropped rather than sent as inputs.
-PLATFORM_ONLY = ("store", "metadata", "service_tier")
+PLATFORM_ONLY = ("store", "service_tier")
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -108,6 +108,19 @@ def _call_arguments(
             "format (use /v1/chat/completions with messages)",
             param="prompt",
         )
+    fallbacks = data.get("fallbacks")
+    if isinstance(fallbacks, list):
+        # Only configured models: a provider model string would spend the proxy's keys on any model.
+        for name in fallbacks:
+            if name not in config.routes:
+                raise BadRequestError(
+                    f"fallbacks names {name!r}, which this proxy does not serve; available models: "
+                    f"{', '.join(config.routes)}",
+                    param="fallbacks",
+                )
+    mock = data.get("mock_response")
+    if mock is not None and not isinstance(mock, str):
+        raise BadRequestError("mock_response must be a string", param="mock_response")
     if "self" in data:  # would collide with the router method's own argument
         raise BadRequestError("self is not a parameter any model takes", param="self")
     for name in PLATFORM_ONLY:
@@ -115,6 +128,8 @@ def _call_arguments(
     stream = data.pop("stream", None)
     data["stream"] = False if stream is None else stream
     timeout = data.pop("timeout", None)
+    if timeout is None:
+        timeout = data.pop("request_timeout", None)  # LiteLLM's name
     limit = config.max_timeout(model)
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
