@@ -30,12 +30,14 @@ from patchwire.errors import (
     ConfigError,
     NotFoundError,
     PatchwireError,
+    PluginError,
     ProviderError,
     RateLimitError,
     ServiceUnavailableError,
     Timeout,
     UnknownOutcomeError,
 )
+from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
@@ -92,6 +94,7 @@ __all__ = [
     "NotFoundError",
     "ParamMapper",
     "PatchwireError",
+    "PluginError",
     "Plugins",
     "PromptFormatter",
     "PromptTemplate",
@@ -119,8 +122,10 @@ __all__ = [
     "get_plugins",
     "get_router",
     "hookimpl",
+    "message_texts",
     "register_prompt_template",
     "text_completion",
+    "text_of",
 ]
 
 

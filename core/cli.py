@@ -11,18 +11,30 @@ from typing import Any
 
 import orjson
 
+from patchwire import contract
 from patchwire.manager import Plugins, get_plugins
 from patchwire.types import ModelRef
 
 
 def plugins_report(plugins: Plugins) -> dict[str, Any]:
-    """What ``patchwire plugins --json`` prints: plugins, formatters with their models, failures."""
-    hook = plugins.hook
-    providers = [p.name for p in plugins.collect(hook.patchwire_providers())]
-    formatters, fallback = _formatters_in_order(plugins)
+    """What ``patchwire plugins --json`` prints: plugins, providers, formatters in the order they are
+    tried, mappers in the order they run with the providers they serve, call wrappers, contract
+    problems and load failures."""
+    problems: list[contract.ContractProblem] = []
+
+    def checked(kind: str) -> list[Any]:
+        found, reported = contract.collect(plugins, kind)
+        problems.extend(reported)
+        return [contract.usable(c, kind) for c in found]
+
+    providers = [p.name for p in checked("provider")]
+    formatters, fallback = _formatters_in_order(plugins, checked("formatter"))
     # The order the pipeline runs them in: ties run built-ins first (see patchwire.pipeline).
-    collected = reversed(plugins.collect(hook.patchwire_param_mappers()))
-    mappers = [{"name": m.name, "order": m.order} for m in collected]
+    mappers = [
+        {"name": m.name, "order": m.order, "providers": sorted(getattr(m, "providers", ()) or ())}
+        for m in reversed(checked("mapper"))
+    ]
+    wrappers = [w.name for w in checked("wrapper")]
     return {
         "plugins": [
             {
@@ -38,6 +50,17 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
         "formatters": formatters,
         "fallback_formatter": fallback,
         "mappers": sorted(mappers, key=lambda m: m["order"]),
+        "wrappers": wrappers,
+        "problems": [
+            {
+                "plugin": p.plugin,
+                "distribution": p.distribution,
+                "hook": p.hook,
+                "subject": p.subject,
+                "problem": p.problem,
+            }
+            for p in problems
+        ],
         "failures": [
             {"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.error}
             for f in plugins.failures
@@ -45,12 +68,11 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
     }
 
 
-def _formatters_in_order(plugins: Plugins) -> tuple[list[dict[str, Any]], str | None]:
+def _formatters_in_order(plugins: Plugins, found: list[Any]) -> tuple[list[dict[str, Any]], str | None]:
     """Formatters in the order a model's format is chosen: those with patterns (highest precedence
     first; the first match wins), then those chosen only by name, then the fallback — the one that
     answers for a model nobody claims — last. Also the fallback's name."""
     hook = plugins.hook
-    found = plugins.collect(hook.patchwire_formatters())
     try:
         unclaimed = ModelRef(provider="patchwire", raw="(a model no formatter claims)")
         chosen = hook.patchwire_choose_formatter(ref=unclaimed, requested=None, formatters=[])
@@ -85,7 +107,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         out(f"  {f['name']:<24} {claims}\n")
     out("Parameter mappers (run in this order):\n")
     for m in report["mappers"]:
-        out(f"  {m['order']:>5}  {m['name']}\n")
+        serves = ", ".join(m["providers"]) or "every provider"
+        out(f"  {m['order']:>5}  {m['name']:<24} serves {serves}\n")
+    if report["wrappers"]:
+        out(f"Call wrappers (outermost first): {', '.join(report['wrappers'])}\n")
+    if report["problems"]:
+        out("Contract problems (calls that need what is missing fail with PluginError):\n")
+        for p in report["problems"]:
+            out(f"  {p['subject']} from plugin {p['plugin']!r} ({p['distribution']}): {p['problem']}\n")
     if report["failures"]:
         out("Failed to load:\n")
         for f in report["failures"]:

@@ -27,6 +27,7 @@ from patchwire.types import (
     TextCompletion,
     Usage,
 )
+from patchwire.validation import show
 
 converter = make_converter()
 
@@ -76,7 +77,7 @@ def structure_message(raw: Any, index: int | None = None) -> Message:
         )
     if role not in ROLES:
         raise BadRequestError(
-            f"{where}.role is {role!r}; accepted roles are: {', '.join(ROLES)}",
+            f"{where}.role is {show(role)}; accepted roles are: {', '.join(ROLES)}",
             param=f"{where}.role",
         )
     content = _structure_content(raw.get("content"), where, role, has_tools=bool(raw.get("tool_calls")))

@@ -110,12 +110,26 @@ class ConfigError(PatchwireError):
     error_type = "config_error"
 
 
+class PluginError(PatchwireError):
+    """An installed plugin breaks the plugin contract (500): its hook returned an object without a
+    method or attribute the core needs. The message names the plugin and its distribution."""
+
+    status_code = 500
+    error_type = "plugin_error"
+
+    def __init__(self, message: str, *, plugin: str, distribution: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.plugin = plugin
+        self.distribution = distribution
+
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigError",
     "NotFoundError",
     "PatchwireError",
+    "PluginError",
     "ProviderError",
     "RateLimitError",
     "ServiceUnavailableError",

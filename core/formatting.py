@@ -1,8 +1,12 @@
-"""The core's own hook implementations: choosing a prompt formatter by name or by model pattern, and
-the ``raw`` format text completions use.
+"""Prompt formatting in the core: the public text helpers formatter authors use, the core's own choice
+of a formatter by name or by model pattern, and the ``raw`` format text completions use.
 
-Registered first, so every plugin's ``patchwire_choose_formatter`` is asked before this one; a fallback
-plugin marked ``trylast`` answers for models no pattern claims.
+``text_of`` and ``message_texts`` (also ``patchwire.text_of`` / ``patchwire.message_texts``) read a
+message's text for a text-only prompt format and refuse image or other parts with a ``BadRequestError``
+that names the message and the format, rather than dropping them without a word.
+
+The chooser is registered first, so every plugin's ``patchwire_choose_formatter`` is asked before this
+one; a fallback plugin marked ``trylast`` answers for models no pattern claims.
 """
 
 from __future__ import annotations
@@ -13,6 +17,29 @@ from patchwire.errors import BadRequestError
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import PromptFormatter, formatter_matches
 from patchwire.types import Message, ModelRef
+from patchwire.validation import show
+
+
+def text_of(message: Message, index: int, format_name: str) -> str:
+    """The text of ``message`` (its text parts joined), which is ``messages[index]`` of the call; a part
+    that is not text (an image) is a ``BadRequestError`` saying that ``format_name`` takes text only."""
+    content = message.content
+    if isinstance(content, tuple):
+        for part in content:
+            if part.type != "text":
+                raise BadRequestError(
+                    f"messages[{index}] has a {show(part.type)} content part, but the {format_name!r} "
+                    "prompt format is text-only; send text parts only, or use a model that takes "
+                    "images through its own inputs",
+                    param=f"messages[{index}].content",
+                )
+    return message.text
+
+
+def message_texts(messages: Sequence[Message], format_name: str) -> list[tuple[str, str]]:
+    """``(role, text)`` for each message, each read by ``text_of``."""
+    return [(m.role, text_of(m, i, format_name)) for i, m in enumerate(messages)]
+
 
 #: The format that sends one user message's text as written (text completions use it).
 RAW = "raw"
@@ -33,12 +60,7 @@ class RawFormatter:
                 f"{len(messages)} message(s); send one user message, or choose a chat format",
                 param="messages",
             )
-        (message,) = messages
-        if isinstance(message.content, tuple) and any(p.type != "text" for p in message.content):
-            raise BadRequestError(
-                f"the {RAW!r} format is text-only; send text parts only", param="messages[0].content"
-            )
-        return message.text
+        return text_of(messages[0], 0, RAW)
 
 
 RAW_FORMATTER = RawFormatter()
@@ -59,7 +81,10 @@ def patchwire_choose_formatter(
                 return formatter
         names = ", ".join(sorted({f.name for f in formatters})) or "(none loaded)"
         raise BadRequestError(
-            f"unknown prompt format {requested!r}; available formats: {names}", param="format"
+            f"unknown prompt format {show(requested)}; available formats: {names}. For a format of your own "
+            f"call patchwire.register_prompt_template(model={str(ref)!r}, roles={{...}}) (or give "
+            "roles/initial_prompt_value/... for the model in the proxy config), then call without format=",
+            param="format",
         )
     for formatter in formatters:
         if formatter_matches(formatter, ref):

@@ -1,9 +1,13 @@
-"""The hook specification: the whole contract between the core and its plugins.
+"""The hook specification: with ``patchwire.interfaces``, the whole contract between the core and plugins.
 
 A plugin is a module (or object) with functions marked ``@patchwire.hookimpl``, named after the hooks
-below, found through the entry-point group ``patchwire``. Hooks are plain functions returning objects;
-the async work lives in the objects they return (pluggy has no async hooks). The core calls these hooks
-when it builds a model's pipeline, which it does once per model and caches, never per call or token.
+below, found through the entry-point group ``patchwire`` (``[project.entry-points.patchwire]`` in its
+``pyproject.toml``). Hooks are plain functions returning objects; the async work lives in the objects
+they return (pluggy has no async hooks), whose attributes ``patchwire.interfaces`` declares. The core
+calls these hooks when it builds a model's pipeline, which it does once per model and caches, never per
+call or token. Each object a collecting hook returns is checked against its Protocol then: a malformed
+one is reported (log, ``patchwire plugins``) with the plugin's name and distribution, and a call that
+needs what it lacks raises ``patchwire.PluginError``.
 
 Precedence: run-time registrations beat third-party plugins, which beat built-ins. pluggy calls the
 last-registered implementation first, and the core registers in the order built-in, third-party,
@@ -60,24 +64,33 @@ def patchwire_choose_formatter(
 
 @hookspec(firstresult=True)
 def patchwire_template_formatter(name: str, template: PromptTemplate) -> PromptFormatter | None:
-    """First result: a formatter that renders a custom ``PromptTemplate`` (the seed's format).
+    """First result: a formatter that renders ``template``, a custom prompt template in LiteLLM's
+    format (roles with pre/post message strings, initial and final prompt values, bos/eos tokens), named
+    ``name``; None to leave it to others.
 
-    Used by ``patchwire.register_prompt_template`` and by templates in the proxy config.
+    Used by ``patchwire.register_prompt_template`` and by templates in the proxy config; the built-in
+    ``custom`` plugin answers. Kept as a hook (rather than rendering templates in the core) so the core
+    holds no prompt format of its own and a plugin can render the same template another way.
     """
     raise NotImplementedError
 
 
 @hookspec
 def patchwire_param_mappers() -> Sequence[ParamMapper]:
-    """Collect: return parameter mappers. All of them run for every call, in ascending ``order``
-    (ties: built-in, then third-party, then run-time), each seeing what the earlier ones built."""
+    """Collect: return parameter mappers. Each runs for every call to a provider it serves (its
+    ``providers``; none named = all), in ascending ``order`` (ties: built-in, then third-party, then
+    run-time), each seeing what the earlier ones built."""
     raise NotImplementedError
 
 
 @hookspec
 def patchwire_call_wrappers() -> Sequence[CallWrapper]:
-    """Collect: return wrappers around every call (logging, metrics, caching). The highest-precedence
-    wrapper is outermost."""
+    """Collect: return wrappers around every call (logging, metrics, caching, a mock answer). The
+    highest-precedence wrapper is outermost.
+
+    Kept although no built-in plugin implements it: it is the one place a plugin sees every call whole
+    (its request, the inputs the mappers built, the result or stream), which per-call metadata, request
+    logs and counters exposed to users need."""
     raise NotImplementedError
 
 

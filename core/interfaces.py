@@ -1,13 +1,24 @@
 """What plugins hand the core: providers, prompt formatters, parameter mappers and call wrappers.
 
 These are Protocols: a plugin returns any object with these attributes from its hooks (see
-``patchwire.hookspecs``); it never subclasses anything of the core's.
+``patchwire.hookspecs``); it never subclasses anything of the core's. Together with the hook
+specification this module is the whole contract: every attribute the core (or a built-in plugin) reads
+from a plugin's object is declared here.
+
+Required attributes are in ``Provider``, ``PromptFormatter``, ``ParamMapper`` and ``CallWrapper``.
+Optional ones are in ``ProviderExtras``, ``FormatterExtras`` and ``MapperExtras``: leave them out and
+the default written beside each applies (``OPTIONAL`` holds the same defaults, and the functions
+``wants_prompt``, ``uses_model_template``, ``serves`` and ``provider_with_options`` read them).
+
+Every object a hook returns is checked against this contract when a pipeline is built and by
+``patchwire plugins``; a malformed one is reported with its plugin's name and distribution, and a call
+that needs what it lacks raises ``patchwire.PluginError`` naming the plugin.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -50,6 +61,7 @@ class Provider(Protocol):
     """Talks to one hosting service. Returned by the ``patchwire_providers`` hook.
 
     ``name`` is the model-string prefix it serves (``replicate`` for ``replicate/owner/name``).
+    Optional attributes: see ``ProviderExtras``.
     """
 
     name: str
@@ -74,6 +86,21 @@ class Provider(Protocol):
         ...
 
 
+class ProviderExtras(Protocol):
+    """Optional attributes of a provider, each with the default used when it is absent."""
+
+    #: Whether the provider takes a prompt built by a formatter. Default ``True``; a provider whose
+    #: models take the messages themselves sets ``False`` and the pipeline chooses no formatter.
+    wants_prompt: bool
+
+    def with_options(self, **options: Any) -> Provider:
+        """A copy of this provider with options set (``Router(provider_options={name: {...}})`` and
+        ``router_settings.provider_options`` in the proxy config call it). Default when absent: the
+        provider takes no options, and giving it some is a ``ConfigError``. Raise ``ConfigError`` (or
+        ``TypeError`` for an unknown keyword) for an option or value it does not take."""
+        ...
+
+
 @runtime_checkable
 class PromptFormatter(Protocol):
     """Turns a conversation into one prompt string. Returned by the ``patchwire_formatters`` hook.
@@ -81,6 +108,9 @@ class PromptFormatter(Protocol):
     ``models`` are shell-style patterns (``meta/meta-llama-3-*-instruct``) matched case-insensitively
     against ``owner/name`` (or the raw reference); they say which models this formatter serves.
     Both are read-only here, so plain class attributes and frozen attrs fields satisfy the protocol.
+    ``render`` returns the prompt; a message it cannot render is a ``BadRequestError`` (``text_of`` in
+    ``patchwire.formatting`` reads a message's text and refuses image parts). Optional attributes:
+    see ``FormatterExtras``.
     """
 
     @property
@@ -90,6 +120,16 @@ class PromptFormatter(Protocol):
     def models(self) -> Sequence[str]: ...
 
     def render(self, messages: Sequence[Message]) -> str: ...
+
+
+class FormatterExtras(Protocol):
+    """Optional attributes of a prompt formatter, each with the default used when it is absent."""
+
+    #: Whether the model's own prompt template should still wrap this formatter's prompt. Default
+    #: ``False``: the prompt is complete, so where a model has a ``prompt_template`` input the built-in
+    #: ``prompt_template`` mapper sets it to ``"{prompt}"``. The ``default`` format sets ``True``.
+    @property
+    def uses_model_template(self) -> bool: ...
 
 
 def formatter_matches(formatter: PromptFormatter, ref: ModelRef) -> bool:
@@ -126,7 +166,8 @@ class ParamMapper(Protocol):
     """Maps call parameters to model inputs. Returned by the ``patchwire_param_mappers`` hook.
 
     Mappers run in ascending ``order``; equal orders run built-ins first, then third-party plugins, then
-    run-time registrations, so on the same input the later one wins.
+    run-time registrations, so on the same input the later one wins. Optional attributes: see
+    ``MapperExtras`` (which providers a mapper serves).
     """
 
     @property
@@ -138,6 +179,47 @@ class ParamMapper(Protocol):
     def map(self, call: MapCall) -> None: ...
 
 
+class MapperExtras(Protocol):
+    """Optional attributes of a parameter mapper, each with the default used when it is absent."""
+
+    #: The names of the providers whose calls this mapper serves (``("replicate",)``). Default ``()``:
+    #: every provider's. A mapper that knows one service's conventions names it, so they never reach
+    #: another provider.
+    @property
+    def providers(self) -> Collection[str]: ...
+
+
+#: The optional attributes by kind of object, with the default the core uses when one is absent.
+OPTIONAL: Mapping[str, Mapping[str, Any]] = {
+    "provider": {"wants_prompt": True, "with_options": None},
+    "formatter": {"uses_model_template": False},
+    "mapper": {"providers": ()},
+    "wrapper": {},
+}
+
+
+def wants_prompt(provider: Provider) -> bool:
+    """``provider.wants_prompt``, default True."""
+    return bool(getattr(provider, "wants_prompt", True))
+
+
+def uses_model_template(formatter: PromptFormatter) -> bool:
+    """``formatter.uses_model_template``, default False."""
+    return bool(getattr(formatter, "uses_model_template", False))
+
+
+def serves(mapper: ParamMapper, provider_name: str) -> bool:
+    """Whether the mapper runs for calls to the provider called ``provider_name`` (default: all)."""
+    providers: Collection[str] = getattr(mapper, "providers", ())
+    return not providers or provider_name in providers
+
+
+def provider_with_options(provider: Provider) -> Callable[..., Provider] | None:
+    """``provider.with_options``, or None when the provider takes no options."""
+    method: Callable[..., Provider] | None = getattr(provider, "with_options", None)
+    return method
+
+
 CallResult = ChatResponse | AsyncIterator[ChatChunk]
 CallNext = Callable[[ProviderCall], Awaitable[CallResult]]
 
@@ -147,7 +229,8 @@ class CallWrapper(Protocol):
     """Observes or wraps every call (logging, metrics, caching). Returned by ``patchwire_call_wrappers``.
 
     ``wrap`` gets the call and ``call_next``; it may change the call, return a result without calling on
-    (a cache hit), or watch what comes back. For a stream the result is the chunk iterator.
+    (a cache hit), or watch what comes back. For a stream the result is the chunk iterator. Wrappers of
+    the highest-precedence plugin are outermost.
     """
 
     name: str
@@ -156,14 +239,22 @@ class CallWrapper(Protocol):
 
 
 __all__ = [
+    "OPTIONAL",
     "CallNext",
     "CallResult",
     "CallWrapper",
+    "FormatterExtras",
     "MapCall",
+    "MapperExtras",
     "ParamMapper",
     "PromptFormatter",
     "Provider",
     "ProviderCall",
     "ProviderContext",
+    "ProviderExtras",
     "formatter_matches",
+    "provider_with_options",
+    "serves",
+    "uses_model_template",
+    "wants_prompt",
 ]

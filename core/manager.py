@@ -71,6 +71,8 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
         self.generation = 0
+        #: Contract problems already logged for this set of plugins (each is logged once).
+        self.reported: set[Any] = set()
         self._info: dict[str, PluginInfo] = {}
         self._lock = threading.Lock()
         from patchwire import formatting  # the core's own hook implementations
@@ -144,6 +146,7 @@ class Plugins:
         with self._lock:
             self.pm.unregister(name=name)
             self._info.pop(name, None)
+            self.reported.clear()
             self.generation += 1
 
     def _register(self, plugin: object, name: str, dist: str, version: str, kind: str) -> None:
@@ -152,6 +155,7 @@ class Plugins:
                 self.pm.unregister(name=name)
             self.pm.register(plugin, name=name)
             self._info[name] = PluginInfo(name, dist, version, kind, ())
+            self.reported.clear()
             self.generation += 1
 
     def infos(self) -> Iterator[PluginInfo]:
@@ -161,6 +165,27 @@ class Plugins:
             callers = self.pm.get_hookcallers(plugin) or []
             hooks = tuple(sorted(caller.name for caller in callers))
             yield attrs.evolve(info, hooks=hooks)
+
+    def info(self, name: str) -> PluginInfo:
+        """The registered plugin called ``name``."""
+        return self._info.get(name) or PluginInfo(name, "(unknown)", "", "run-time", ())
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[PluginInfo, Any]]:
+        """Call a collecting hook plugin by plugin, highest precedence first, keeping who returned what.
+
+        Yields ``(plugin, result)``; an exception the plugin's hook raised is yielded as the result, so
+        one broken plugin is reported by name and the others still answer.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        # pluggy calls the last-registered implementation first: the same order here.
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            try:
+                result = impl.function(*[kwargs[name] for name in impl.argnames])
+            except Exception as exc:  # a broken plugin must not take the others down
+                result = exc
+            yield self.info(impl.plugin_name), result
 
     def collect(self, results: Iterable[Iterable[Any] | None]) -> list[Any]:
         """Flatten a collecting hook's results (each plugin returns a list, or None)."""

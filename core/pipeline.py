@@ -7,12 +7,13 @@ The router builds a pipeline on a model's first call and keeps it until the set 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from patchwire.errors import BadRequestError
+from patchwire import contract
+from patchwire.errors import BadRequestError, ConfigError, PluginError
 from patchwire.interfaces import (
     CallNext,
     CallResult,
@@ -21,9 +22,14 @@ from patchwire.interfaces import (
     PromptFormatter,
     Provider,
     ProviderCall,
+    provider_with_options,
+    serves,
+    uses_model_template,
+    wants_prompt,
 )
-from patchwire.manager import Plugins
-from patchwire.types import ModelRef, PromptTemplate
+from patchwire.manager import PluginInfo, Plugins
+from patchwire.types import Message, ModelRef, PromptTemplate
+from patchwire.validation import show
 
 log = logging.getLogger("patchwire")
 
@@ -36,6 +42,10 @@ class BoundFormatter:
     models: Sequence[str]
     inner: PromptFormatter
 
+    @property
+    def uses_model_template(self) -> bool:
+        return uses_model_template(self.inner)
+
     def render(self, messages: Sequence[Any]) -> str:
         return self.inner.render(messages)
 
@@ -45,23 +55,40 @@ class Pipeline:
     provider: Provider
     ref: ModelRef
     formatter: PromptFormatter | None
+    #: The mappers that serve this provider, in the order they run.
     mappers: tuple[ParamMapper, ...]
     wrappers: tuple[CallWrapper, ...]
+    #: The plugin the formatter came from (named when it breaks the contract at call time).
+    formatter_plugin: PluginInfo | None = None
     #: The provider's call wrapped in every wrapper, built once (not per call).
     call_complete: CallNext = attrs.field(init=False)
     call_stream: CallNext = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        for field, method in (("call_complete", "complete"), ("call_stream", "stream")):
-            base = getattr(self.provider, method, None) or _unsupported(self.provider, method)
-            object.__setattr__(self, field, _chain(base, self.wrappers))
+        object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
+        object.__setattr__(self, "call_stream", _chain(self.provider.stream, self.wrappers))
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The formatter's prompt; anything but a string is the formatter plugin's fault, named."""
+        assert self.formatter is not None
+        prompt = self.formatter.render(messages)
+        if type(prompt) is not str:
+            raise _bad_result(self.formatter, self.formatter_plugin, "render", prompt)
+        return prompt
 
 
-def _unsupported(provider: Provider, method: str) -> CallNext:
-    async def refuse(call: ProviderCall) -> CallResult:
-        raise BadRequestError(f"provider {provider.name!r} does not support {method} calls")
-
-    return refuse
+def _bad_result(
+    formatter: PromptFormatter, plugin: PluginInfo | None, method: str, value: Any
+) -> PluginError:
+    name = plugin.name if plugin is not None else "(unknown)"
+    dist = plugin.distribution if plugin is not None else "(unknown)"
+    return PluginError(
+        f"formatter {formatter.name!r} from plugin {name!r} (distribution {dist}) breaks the plugin "
+        f"contract: {method}() returned {type(value).__name__}, not the prompt string; fix or uninstall "
+        "the plugin",
+        plugin=name,
+        distribution=dist,
+    )
 
 
 def _chain(base: CallNext, wrappers: Sequence[CallWrapper]) -> CallNext:
@@ -80,15 +107,56 @@ def _wrap(wrapper: CallWrapper, call_next: CallNext) -> CallNext:
 
 
 def providers_by_name(plugins: Plugins) -> dict[str, Provider]:
-    """Every provider by prefix; on a clash the higher-precedence plugin's wins."""
+    """Every provider by prefix; on a clash the higher-precedence plugin's wins. A provider without a
+    usable ``name`` cannot be addressed and is left out (``patchwire plugins`` reports it)."""
     found: dict[str, Provider] = {}
-    # Results come highest precedence first: keep the first one seen for each name.
-    for provider in plugins.collect(plugins.hook.patchwire_providers()):
-        found.setdefault(provider.name, provider)
+    contributions, problems = contract.collect(plugins, "provider")
+    contract.log_problems(problems, plugins.reported)
+    # Contributions come highest precedence first: keep the first one seen for each name.
+    for contribution in contributions:
+        name = getattr(contribution.obj, "name", None)
+        if isinstance(name, str) and name:
+            found.setdefault(name, contract.usable(contribution, "provider"))
     return found
 
 
-def split_model(model: Any, providers: dict[str, Provider]) -> tuple[Provider, str]:
+def configure_providers(
+    providers: Mapping[str, Provider], options: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, Provider]:
+    """``providers`` with ``options`` applied (``{"replicate": {"prefer_wait": 0}}``) through each
+    provider's ``with_options``; options for a provider that is not loaded, or that it does not take,
+    are a ``ConfigError``."""
+    configured = dict(providers)
+    for name, given in (options or {}).items():
+        provider = providers.get(name)
+        if provider is None:
+            loaded = ", ".join(sorted(providers)) or "(none)"
+            raise ConfigError(
+                f"provider_options names provider {name!r}, which is not loaded; loaded providers: {loaded}",
+                param="provider_options",
+            )
+        if not isinstance(given, Mapping) or not all(isinstance(k, str) for k in given):
+            raise ConfigError(
+                f"provider_options.{name} must be a mapping of option names to values",
+                param=f"provider_options.{name}",
+            )
+        with_options = provider_with_options(provider)
+        if with_options is None:
+            raise ConfigError(
+                f"provider {name!r} takes no options; remove provider_options.{name}",
+                param=f"provider_options.{name}",
+            )
+        try:
+            configured[name] = with_options(**given)
+        except TypeError as exc:
+            raise ConfigError(
+                f"provider_options.{name}: {exc}; see the provider's documentation for its options",
+                param=f"provider_options.{name}",
+            ) from None
+    return configured
+
+
+def split_model(model: Any, providers: Mapping[str, Provider]) -> tuple[Provider, str]:
     """``replicate/owner/name`` as (provider, ``owner/name``); bad strings raise BadRequestError."""
     if not isinstance(model, str) or not model.strip():
         raise BadRequestError(
@@ -100,14 +168,14 @@ def split_model(model: Any, providers: dict[str, Provider]) -> tuple[Provider, s
     if provider is None or not sep:
         names = ", ".join(sorted(providers)) or "(none loaded: see `patchwire plugins`)"
         raise BadRequestError(
-            f"model {model!r} has no known provider prefix; model strings look like "
+            f"model {show(model)} has no known provider prefix; model strings look like "
             f"'<provider>/<model>', e.g. 'replicate/meta/meta-llama-3-8b-instruct'. "
             f"Available providers: {names}",
             param="model",
         )
     if not rest.strip():
         raise BadRequestError(
-            f"model {model!r} names the provider but no model; e.g. '{prefix}/owner/name'",
+            f"model {show(model)} names the provider but no model; e.g. '{prefix}/owner/name'",
             param="model",
         )
     return provider, rest
@@ -119,16 +187,22 @@ def build_pipeline(
     *,
     requested_format: str | None = None,
     template: PromptTemplate | None = None,
+    providers: Mapping[str, Provider] | None = None,
 ) -> Pipeline:
+    """Resolve ``model`` to its pipeline. ``providers`` are the providers by name to choose from (a
+    router passes its configured ones); by default, the plugins' own."""
     hook = plugins.hook
-    provider, rest = split_model(model, providers_by_name(plugins))
+    provider, rest = split_model(model, providers if providers is not None else providers_by_name(plugins))
     ref = provider.parse_model(rest)
     formatter: PromptFormatter | None = None
-    if getattr(provider, "wants_prompt", True):
+    formatter_plugin: PluginInfo | None = None
+    if wants_prompt(provider):
         if template is not None:
             formatter = template_formatter(plugins, f"custom:{ref.slug}", template)
         else:
-            formatters = plugins.collect(hook.patchwire_formatters())
+            contributions, problems = contract.collect(plugins, "formatter")
+            contract.log_problems(problems, plugins.reported)
+            formatters = [contract.usable(c, "formatter") for c in contributions]
             formatter = hook.patchwire_choose_formatter(
                 ref=ref, requested=requested_format, formatters=formatters
             )
@@ -138,10 +212,19 @@ def build_pipeline(
                     "format='llama3' (or another name `patchwire plugins` lists)",
                     param="format",
                 )
+            formatter_plugin = next(
+                (c.plugin for c, f in zip(contributions, formatters, strict=True) if f is formatter), None
+            )
+            formatter = _checked(formatter, formatter_plugin, "patchwire_choose_formatter")
     # Collected highest precedence first; ties in `order` must run built-ins first (the later
     # mapper wins), so reverse before the stable sort.
-    mappers = sorted(reversed(plugins.collect(hook.patchwire_param_mappers())), key=lambda m: m.order)
-    wrappers = tuple(plugins.collect(hook.patchwire_call_wrappers()))
+    contributions, problems = contract.collect(plugins, "mapper")
+    contract.log_problems(problems, plugins.reported)
+    mappers = [contract.usable(c, "mapper") for c in reversed(contributions)]
+    mappers = sorted((m for m in mappers if serves(m, provider.name)), key=lambda m: m.order)
+    contributions, problems = contract.collect(plugins, "wrapper")
+    contract.log_problems(problems, plugins.reported)
+    wrappers = tuple(contract.usable(c, "wrapper") for c in contributions)
     log.debug(
         "patchwire: pipeline for %s: provider=%s formatter=%s mappers=%s wrappers=%s",
         model,
@@ -150,7 +233,21 @@ def build_pipeline(
         [m.name for m in mappers],
         [w.name for w in wrappers],
     )
-    return Pipeline(provider, ref, formatter, tuple(mappers), wrappers)
+    return Pipeline(provider, ref, formatter, tuple(mappers), wrappers, formatter_plugin)
+
+
+def _checked(formatter: Any, plugin: PluginInfo | None, hook: str) -> PromptFormatter:
+    """A formatter a first-result hook answered with, as a stand-in if it breaks the contract."""
+    if isinstance(formatter, contract.Usable):
+        return formatter  # already checked where it was collected
+    problems = tuple(contract.problems_of("formatter", formatter))
+    if not problems:
+        return formatter  # type: ignore[no-any-return]
+    info = plugin or PluginInfo(f"(the {hook} hook)", "(unknown)", "", "run-time", ())
+    contribution = contract.Contribution(formatter, info, problems)
+    for problem in problems:
+        log.warning("patchwire: %s from %s %s", contract.subject("formatter", formatter), hook, problem)
+    return contract.usable(contribution, "formatter")  # type: ignore[no-any-return]
 
 
 def template_formatter(plugins: Plugins, name: str, template: PromptTemplate) -> PromptFormatter:
@@ -162,4 +259,4 @@ def template_formatter(plugins: Plugins, name: str, template: PromptTemplate) ->
             "custom prompt templates need the 'custom' formatter plugin, which is not loaded "
             "(see `patchwire plugins`)"
         )
-    return formatter
+    return _checked(formatter, None, "patchwire_template_formatter")

@@ -30,7 +30,7 @@ from patchwire.fallbacks import Candidate, counts_against, falls_back, in_order
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, MapCall, ProviderCall, ProviderContext
+from patchwire.interfaces import CallResult, MapCall, Provider, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
 from patchwire.mock import mock_result
 from patchwire.options import NO_OPTIONS, CallOptions, check_fallbacks, check_num_retries, take_call_options
@@ -38,6 +38,7 @@ from patchwire.pipeline import (
     BoundFormatter,
     Pipeline,
     build_pipeline,
+    configure_providers,
     providers_by_name,
     template_formatter,
 )
@@ -68,8 +69,11 @@ class Router:
     """Routes calls to providers through their plugin pipelines.
 
     ``routes`` maps public model names (aliases) to one or more ``ModelRoute``; several routes under one
-    name share the load in turn. ``max_connections`` sizes the connection pool, ``max_concurrency``
-    caps calls in flight (callers wait for a slot), ``rate_gate`` adds client-side rate limits.
+    name share the load in turn, each with its own timeout and drop_params. ``max_connections`` sizes
+    the connection pool, ``max_concurrency`` caps calls in flight (callers wait for a slot),
+    ``rate_gate`` adds client-side rate limits. ``provider_options`` configures providers by name
+    without building a plugin set by hand: ``{"replicate": {"prefer_wait": 0}}`` (each provider's
+    ``with_options`` documents what it takes).
 
     Failing over, in LiteLLM's terms: ``fallbacks`` maps a route's name to the models tried after its
     own deployments (``{"llama-3": ["mistral-7b"]}``); ``num_retries`` is the default retry count of
@@ -87,6 +91,7 @@ class Router:
         max_concurrency: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         rate_gate: RateGate | None = None,
+        provider_options: Mapping[str, Mapping[str, Any]] | None = None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         num_retries: int | None = None,
         allowed_fails: int = DEFAULT_ALLOWED_FAILS,
@@ -94,6 +99,7 @@ class Router:
         cooldowns: Cooldowns | None = None,
     ) -> None:
         self.plugins = plugins if plugins is not None else get_plugins()
+        self.provider_options = {name: dict(opts) for name, opts in (provider_options or {}).items()}
         self.routes: dict[str, tuple[ModelRoute, ...]] = {
             name: tuple(rs) for name, rs in (routes or {}).items()
         }
@@ -116,6 +122,8 @@ class Router:
         self._limits: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._generation = -1
         self._pipelines: dict[tuple[Any, ...], Pipeline] = {}
+        self._providers: dict[str, Provider] = {}
+        self._refresh()  # resolves the providers now: wrong provider_options fail here, not per call
         self._schemas: dict[tuple[Any, ...], tuple[InputSchema | None, float]] = {}
         self._schema_tasks: dict[tuple[Any, ...], asyncio.Task[InputSchema | None]] = {}
         self.fallbacks: dict[str, tuple[str, ...]] = {}
@@ -314,7 +322,18 @@ class Router:
     # -- resolution ----------------------------------------------------------------------------
 
     def _provider_names(self) -> set[str]:
-        return set(providers_by_name(self.plugins))
+        return set(self._current_providers())
+
+    def _refresh(self) -> None:
+        """Forget what was resolved from an older set of plugins."""
+        self._pipelines.clear()
+        self._generation = self.plugins.generation
+        self._providers = configure_providers(providers_by_name(self.plugins), self.provider_options)
+
+    def _current_providers(self) -> dict[str, Provider]:
+        if self.plugins.generation != self._generation:
+            self._refresh()
+        return self._providers
 
     def _route(self, model: Any) -> ModelRoute | None:
         if isinstance(model, str):
@@ -324,7 +343,7 @@ class Router:
             if self.routes and "/" not in model:
                 names = ", ".join(sorted(self.routes))
                 raise NotFoundError(
-                    f"model {model!r} is not configured; available models: {names}", param="model"
+                    f"model {show(model)} is not configured; available models: {names}", param="model"
                 )
         return None
 
@@ -350,7 +369,10 @@ class Router:
             api_key = api_key or route.api_key
             api_base = api_base or route.api_base
             format = format or route.format
-            timeout = timeout if timeout is not None else route.timeout
+            drop_params = drop_params or route.drop_params
+            if route.timeout is not None:
+                # The route's deadline is a bound: a call may shorten it, never lengthen it.
+                timeout = route.timeout if timeout is None else _shorter(timeout, route.timeout)
         else:
             model_string = model
         if timeout is None:
@@ -378,15 +400,15 @@ class Router:
         return request, pipeline
 
     def _pipeline(self, model: str, format: str | None, route: ModelRoute | None) -> Pipeline:
-        if self.plugins.generation != self._generation:
-            self._pipelines.clear()
-            self._generation = self.plugins.generation
+        providers = self._current_providers()
         # A route's custom template is its chat format: a raw prompt (text completions) skips it.
         template = route.template if route is not None and format != RAW else None
         key = (model, format, id(route) if template is not None else None)
         pipeline = self._pipelines.get(key)
         if pipeline is None:
-            pipeline = build_pipeline(self.plugins, model, requested_format=format, template=template)
+            pipeline = build_pipeline(
+                self.plugins, model, requested_format=format, template=template, providers=providers
+            )
             self._pipelines[key] = pipeline
         return pipeline
 
@@ -429,7 +451,7 @@ class Router:
         try:
             inputs: dict[str, Any] = {}
             if pipeline.formatter is not None:
-                inputs["prompt"] = pipeline.formatter.render(request.messages)
+                inputs["prompt"] = pipeline.render(request.messages)
             cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
             if cached is not None and cached[0] is not None:
                 schema: InputSchema | None = cached[0]
@@ -479,6 +501,13 @@ class Router:
                 del self._limits[old]
             sem = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
         return sem
+
+
+def _shorter(timeout: Any, bound: float) -> Any:
+    """The call's timeout capped at ``bound``; a malformed one is left for the caller's check."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        return timeout
+    return min(timeout, bound)
 
 
 def _include_usage(stream_options: Any, stream: bool) -> bool:

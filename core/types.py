@@ -266,10 +266,13 @@ class PromptTemplate:
 
 @attrs.frozen(slots=True)
 class ModelRoute:
-    """Where a public model name (a config alias) sends a call, and the defaults it adds.
+    """Where a public model name (a config alias) sends a call, and the policy it carries.
 
-    ``params`` apply beneath the call's own arguments; ``formatter`` (or the name in ``format``) forces
-    the prompt format for this route.
+    ``params`` apply beneath the call's own arguments; ``format`` (a formatter's name) or ``template``
+    forces the prompt format for this route. ``timeout`` is the route's deadline in seconds: a call's
+    own ``timeout=`` may shorten it, never lengthen it (without one, the router's default applies and
+    a call may set any). ``drop_params=True`` drops parameters the model does not take on every call
+    through the route, as if each call passed it.
     """
 
     model: str
@@ -279,6 +282,7 @@ class ModelRoute:
     format: str | None = None
     template: PromptTemplate | None = None
     timeout: float | None = None
+    drop_params: bool = False
     #: Retries of each retryable request of a call on this route (None: the router's, else the
     #: provider's own policy).
     num_retries: int | None = None

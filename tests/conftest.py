@@ -10,21 +10,17 @@ import pytest
 from support import TEST_KEY, RedisServer, RunningSimulator, StartSimulator
 
 import patchwire
+from patchwire.testing import fake_replicate
 
 
 @pytest.fixture
 async def start_simulator() -> AsyncIterator[StartSimulator]:
     """``await start_simulator(latency=0.01, tokens=8, faults=Faults(...))``: a simulator listening on
     127.0.0.1 (an OS-chosen port), stopped when the test ends."""
-    from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
-
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(**config: Any) -> RunningSimulator:
-            config.setdefault("latency", 0.0)
-            sim = ReplicateSimulator(SimulatorConfig(**config))
-            url = await stack.enter_async_context(sim.serve(host="127.0.0.1", port=0))
-            return RunningSimulator(sim, url)
+            return await stack.enter_async_context(fake_replicate(**config))
 
         yield start
 

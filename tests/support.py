@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-TEST_KEY = "r8_test-key-0123456789abcdef"
+from patchwire.testing import TEST_KEY, FakeReplicate, StartFakeReplicate
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -22,13 +24,62 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None
         await asyncio.sleep(0.005)
 
 
-@attrs.define
-class RunningSimulator:
-    sim: Any  # patchwire.providers.replicate.simulator.ReplicateSimulator
-    url: str
+def install_distribution(site: Path, dist: str, module: str, source: str, entry_name: str) -> None:
+    """Lay a distribution out in ``site`` exactly as pip would: module plus .dist-info with entry points."""
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[patchwire]\n{entry_name} = {module}\n")
+    (info / "RECORD").write_text("")
 
 
-StartSimulator = Callable[..., Awaitable[RunningSimulator]]
+#: A running simulator (``patchwire.testing.FakeReplicate``: ``sim``, ``url``, ``api_key``).
+RunningSimulator = FakeReplicate
+StartSimulator = StartFakeReplicate
+
+
+@attrs.frozen
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        import orjson
+
+        return orjson.loads(self.body)
+
+
+async def raw_request(url: str, raw: bytes, *, timeout: float = 10.0) -> RawAnswer:
+    """Send ``raw`` bytes, exactly as given, on a new connection to ``url`` (``http://host:port``) and
+    read the answer until the server closes (send ``Connection: close``)."""
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+    try:
+        writer.write(raw)
+        async with asyncio.timeout(timeout):
+            data = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0].startswith(b"HTTP/1."), f"no HTTP answer: {data[:200]!r}"
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        out = b""
+        while body:
+            size_line, _, rest = body.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            out += rest[:size]
+            body = rest[size + 2 :]
+        body = out
+    return RawAnswer(int(lines[0].split()[1]), headers, body)
 
 
 class RedisServer:
@@ -81,3 +132,15 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+
+__all__ = [
+    "TEST_KEY",
+    "RawAnswer",
+    "RedisServer",
+    "RunningSimulator",
+    "StartSimulator",
+    "install_distribution",
+    "raw_request",
+    "wait_for",
+]

@@ -21,16 +21,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from patchwire.errors import ConfigError, PatchwireError
+from patchwire.errors import ConfigError, PatchwireError, Timeout
 from patchwire.manager import Plugins, get_plugins
 from patchwire.proxy import handlers
-from patchwire.proxy.auth import KeyChecker
+from patchwire.proxy.auth import KeyChecker, bearer_token
+from patchwire.proxy.browser import (
+    check_origin,
+    cors_headers,
+    preflight,
+    refuse_content_type,
+    refuse_host,
+)
 from patchwire.proxy.config import ProxyConfig, check_models, load_config
 from patchwire.proxy.errors import from_http, from_patchwire, json_error
-from patchwire.proxy.state import STATE, ProxyState, start_record
+from patchwire.proxy.server import GuardedAppRunner
+from patchwire.proxy.state import STATE, ProxyState, record_of, start_record
 from patchwire.ratelimit import RateGate
 from patchwire.redis_limits import RedisLimits
 from patchwire.router import Router
+from patchwire.safetext import escape
 
 log = logging.getLogger("patchwire.proxy")
 
@@ -80,6 +89,7 @@ def create_app(
     app.router.add_get("/health/liveness", handlers.health)
     app.router.add_get("/health/liveliness", handlers.health)  # LiteLLM's spelling
     app.router.add_get("/health/readiness", handlers.readiness)
+    app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close_router)
     if shared is not None:
@@ -104,7 +114,8 @@ async def _close_redis(shared: RedisLimits, app: web.Application) -> None:
 
 @web.middleware
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Auth, errors in the OpenAI shape, one log line per request, and in-flight tracking."""
+    """Browser and auth checks, errors in the OpenAI shape, one log line per request, and in-flight
+    tracking."""
     state = request.app[STATE]
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -117,45 +128,100 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         response = await _answer(state, request, handler)
         status = response.status
         return response
-    except (asyncio.CancelledError, ConnectionError):
+    except asyncio.CancelledError:
+        if not state.cancelling or task is None:
+            status = "disconnected" if not state.draining else "cancelled (shutdown)"
+            raise
+        # Shutdown outlived the grace period: the prediction is cancelled upstream by now; the client
+        # gets an answer it can act on instead of a closed connection.
+        task.uncancel()
+        status = 503
+        return json_error(
+            503,
+            "the proxy shut down before this request finished (its prediction was cancelled); retry",
+            code="shutting_down",
+        )
+    except ConnectionError:
         status = "disconnected" if not state.draining else "cancelled (shutdown)"
         raise
     finally:
         if task is not None:
             state.in_flight.discard(task)
-        # Never the headers or the body: they hold keys and prompts.
+        # Never the headers or the body: they hold keys and prompts. The path is the client's: escaped.
         log.info(
             "%s %s %s model=%s duration=%.3fs prediction=%s%s",
-            request.method,
-            request.path,
+            escape(request.method, 20),
+            escape(request.path),
             status,
-            record.model or "-",
+            escape(record.model or "-"),
             loop.time() - started,
-            record.prediction_id or "-",
-            f" stream_error={record.stream_error}" if record.stream_error else "",
+            escape(record.prediction_id or "-"),
+            f" stream_error={escape(record.stream_error)}" if record.stream_error else "",
         )
 
 
 async def _answer(state: ProxyState, request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in PUBLIC_PATHS and not state.checker.allows(request.headers.get("Authorization")):
+    limits = state.config.client_limits
+    refusal = refuse_host(request, limits, keyless=not state.checker.enabled)
+    if refusal is not None:
+        return refusal
+    origin, refusal = check_origin(request, limits)
+    if refusal is not None:
+        return refusal
+    record_of(request).cors_origin = origin
+    if request.method == "OPTIONS" and origin is not None:
+        return preflight(origin)
+    authorization = request.headers.get("Authorization")
+    if request.path not in PUBLIC_PATHS and not state.checker.allows(authorization):
         return json_error(
             401,
             "missing or wrong API key; send the proxy's key as 'Authorization: Bearer <key>' "
             "(OpenAI clients: api_key=...)",
             code="invalid_api_key",
         )
+    refusal = refuse_content_type(request)
+    if refusal is not None:
+        return refusal
+    ticket = None
     try:
+        if request.method == "POST":
+            await _read_body(request, limits.body_timeout)
+            if state.key_limiter.enabled:
+                key = bearer_token(authorization) if state.checker.enabled else None
+                ticket = state.key_limiter.acquire(key)
         return await handler(request)
     except PatchwireError as exc:
-        return from_patchwire(exc)
+        return from_patchwire(exc, hide=state.upstream_bases)
     except web.HTTPException as exc:
         return from_http(exc, max_request_size=state.config.max_request_size)
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception:
         # Whatever a client sends, it gets no stack trace: the log has it.
-        log.exception("unexpected error handling %s %s", request.method, request.path)
+        log.exception("unexpected error handling %s %s", escape(request.method, 20), escape(request.path))
         return json_error(500, "internal error in the proxy; its log has the details")
+    finally:
+        if ticket is not None:
+            state.key_limiter.release(ticket)
+
+
+async def _read_body(request: web.Request, timeout: float) -> None:
+    """Read the whole body within ``timeout`` (aiohttp keeps it: the handler's read returns it)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await request.read()
+    except TimeoutError:
+        raise Timeout(
+            f"the request body did not arrive within {timeout:g}s (general_settings.client_body_timeout)",
+            code="body_timeout",
+        ) from None
+
+
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Answers to an allowed cross origin say so (before any response, streams included, is sent)."""
+    origin = record_of(request).cors_origin
+    if origin is not None:
+        response.headers.update(cors_headers(origin))
 
 
 async def _drain(app: web.Application) -> None:
@@ -170,6 +236,7 @@ async def _drain(app: web.Application) -> None:
     _, pending = await asyncio.wait(pending, timeout=state.grace)
     if pending:
         log.warning("grace period over: cancelling %d request(s) and their predictions", len(pending))
+        state.cancelling = True
         for task in pending:
             task.cancel()
         await asyncio.wait(pending, timeout=CANCEL_WAIT)
@@ -222,7 +289,13 @@ async def serve_app(
         config = load_config(config)
     check_exposure(config, host, allow_unauthenticated)
     app = create_app(config, plugins=plugins, grace=grace)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=grace)
+    runner = GuardedAppRunner(
+        app,
+        config.client_limits,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=grace,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,11 @@ from patchwire.cooldowns import DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
 from patchwire.pipeline import build_pipeline
+from patchwire.proxy.limits import ClientLimits
 from patchwire.redis_limits import redis_url
 from patchwire.router import DEFAULT_TIMEOUT, make_template
 from patchwire.types import ModelRoute
-from patchwire.validation import check_params
+from patchwire.validation import check_params, show
 
 log = logging.getLogger("patchwire.proxy")
 
@@ -63,6 +65,12 @@ ROUTE_KEYS = (
 #: Route keys whose value may be ``os.environ/NAME`` (no other value may read the environment: a
 #: secret must never become a model input).
 ENV_KEYS = ("api_key", "api_base")
+
+#: Params that look like a credential (``token``, ``API_KEY`` ...): refused, never sent as model inputs.
+CREDENTIAL_NAME = re.compile(
+    r"(?i)(replicate_?)?(api_?)?(key|token|secret|password|passwd|auth|authorization|bearer|credentials?)"
+    r"|(api|access|secret|private)[_-]?(key|token)s?"
+)
 
 #: LiteLLM keys patchwire does not implement: ignored with a warning instead of refused.
 LITELLM_TOP = {
@@ -95,7 +103,20 @@ LITELLM_ROUTE = {
 #: Sharing limits and cooldowns across replicas (LiteLLM's spelling, plus patchwire's redis_optional).
 REDIS_KEYS = ("redis_url", "redis_host", "redis_port", "redis_password", "redis_optional", "rpm_burst")
 #: In LiteLLM's settings sections every key we do not read is LiteLLM's own: warn, don't refuse.
-GENERAL_KEYS = ("master_key", "max_request_size_mb")
+GENERAL_KEYS = (
+    "master_key",
+    "max_request_size_mb",
+    # what one client may take (patchwire.proxy.limits.ClientLimits has the defaults)
+    "client_header_timeout",
+    "client_body_timeout",
+    "keepalive_timeout",
+    "max_client_connections",
+    "max_client_connections_per_ip",
+    "max_parallel_requests",
+    "rpm_limit",
+    "cors_origins",
+    "allowed_hosts",
+)
 ROUTER_KEYS = (
     "max_connections",
     "max_concurrency",
@@ -127,6 +148,8 @@ class ProxyConfig:
     timeout: float = DEFAULT_TIMEOUT
     rpm: float | None = None
     max_in_flight: int | None = None
+    #: Timeouts, connection caps, per-key limits and allowed origins/hosts for clients.
+    client_limits: ClientLimits = attrs.field(factory=ClientLimits)
     rpm_burst: int | None = None
     #: Redis shared by every replica (rate gate, back-off, cooldowns); may hold a password.
     redis_url: str | None = attrs.field(default=None, repr=False)
@@ -247,6 +270,7 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         timeout=timeout or DEFAULT_TIMEOUT,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
         max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        client_limits=_client_limits(where, general, keyless=not keys),
         rpm_burst=_integer(where, "router_settings", "rpm_burst", router.get("rpm_burst")),
         redis_url=_redis(where, router),
         redis_optional=bool(_bool(where, "router_settings", "redis_optional", router.get("redis_optional"))),
@@ -256,6 +280,56 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         cooldown_time=DEFAULT_COOLDOWN_TIME if cooldown_time is None else float(cooldown_time),
         origins=origins,
     )
+
+
+def _client_limits(where: _Where, general: Mapping[Any, Any], *, keyless: bool) -> ClientLimits:
+    section = "general_settings"
+    numbers = {
+        "header_timeout": "client_header_timeout",
+        "body_timeout": "client_body_timeout",
+        "keepalive_timeout": "keepalive_timeout",
+        "rpm_limit": "rpm_limit",
+    }
+    integers = {
+        "max_connections": "max_client_connections",
+        "max_connections_per_ip": "max_client_connections_per_ip",
+        "max_parallel_requests": "max_parallel_requests",
+    }
+    given: dict[str, Any] = {}
+    for attr, name in numbers.items():
+        value = _number(where, section, name, general.get(name))
+        if value is not None:
+            given[attr] = value
+    for attr, name in integers.items():
+        count = _integer(where, section, name, general.get(name))
+        if count is not None:
+            given[attr] = count
+    origins = _strings(where, section, "cors_origins", general.get("cors_origins"))
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise where.error(
+                section, "cors_origins", f"{show(origin)} is not an origin like https://app.example"
+            )
+    if "*" in origins and keyless:
+        raise where.error(
+            section,
+            "cors_origins",
+            "'*' lets every web page use a proxy that has no API key; set master_key or list origins",
+        )
+    hosts = _strings(where, section, "allowed_hosts", general.get("allowed_hosts"))
+    return ClientLimits(
+        **given,
+        cors_origins=tuple(o.rstrip("/") for o in origins),
+        allowed_hosts=tuple(h.strip().lower() for h in hosts),
+    )
+
+
+def _strings(where: _Where, entry: str, field: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise where.error(entry, field, "must be a list of non-empty strings")
+    return [v.strip() for v in value]
 
 
 def _redis(where: _Where, router: Mapping[Any, Any]) -> str | None:
@@ -338,9 +412,14 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> tuple
         if name in LITELLM_ROUTE:
             where.warn(label, field, "a LiteLLM setting patchwire does not implement")
             continue
-        near = difflib.get_close_matches(name, ROUTE_KEYS, n=1, cutoff=0.8)
+        near = _near_miss(name, ROUTE_KEYS)
         if near:
-            raise where.error(label, field, f"unknown key; did you mean {near[0]!r}?")
+            raise where.error(label, field, f"unknown key; did you mean {near!r}?")
+        if CREDENTIAL_NAME.fullmatch(name):
+            # It would be sent to the model as an input: a credential handed to whoever runs it.
+            raise where.error(
+                label, field, "looks like a credential, which no model input takes; did you mean 'api_key'?"
+            )
         if isinstance(value, str) and value.startswith(ENV_PREFIX):
             raise where.error(
                 label, field, f"only {' and '.join(ENV_KEYS)} may read the environment (os.environ/...)"
@@ -410,6 +489,21 @@ def check_models(config: ProxyConfig, plugins: Plugins) -> None:
 # -- small checked readers ---------------------------------------------------------------------
 
 
+def _near_miss(name: str, known: Sequence[str]) -> str | None:
+    """The known key ``name`` is probably a typo of (case and separators ignored), or None."""
+    folded = name.strip().lower().replace("-", "_")
+    if folded in known:
+        return folded
+    near = difflib.get_close_matches(folded, known, n=1, cutoff=0.8)
+    return near[0] if near else None
+
+
+def _shown(value: Any) -> str:
+    """A wrong value for a start-up error: a string is not repeated (it may be a secret typed into
+    the wrong field), anything else is shown bounded."""
+    return "a string" if isinstance(value, str) else show(value)
+
+
 def _check_keys(
     where: _Where,
     entry: str | None,
@@ -423,9 +517,9 @@ def _check_keys(
         if name in known:
             continue
         field = str(name)
-        near = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
+        near = _near_miss(field, known)
         if near:
-            raise where.error(entry, field, f"unknown key; did you mean {near[0]!r}?")
+            raise where.error(entry, field, f"unknown key; did you mean {near!r}?")
         if ignored is None or name in ignored:
             where.warn(entry, field, "a LiteLLM setting patchwire does not implement")
             continue
@@ -508,7 +602,7 @@ def _number(where: _Where, entry: str | None, field: str, value: Any) -> float |
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise where.error(entry, field, f"must be a positive number, not {value!r}")
+        raise where.error(entry, field, f"must be a positive number, not {_shown(value)}")
     return float(value)
 
 
@@ -516,7 +610,7 @@ def _integer(where: _Where, entry: str | None, field: str, value: Any) -> int | 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise where.error(entry, field, f"must be a positive integer, not {value!r}")
+        raise where.error(entry, field, f"must be a positive integer, not {_shown(value)}")
     return value
 
 
@@ -524,5 +618,5 @@ def _bool(where: _Where, entry: str | None, field: str, value: Any) -> bool | No
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise where.error(entry, field, f"must be true or false, not {value!r}")
+        raise where.error(entry, field, f"must be true or false, not {_shown(value)}")
     return value

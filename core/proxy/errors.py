@@ -6,6 +6,7 @@ message from this body, so every error the proxy answers with goes through here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -19,10 +20,19 @@ _HTTP_TYPES = {
     401: "authentication_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    403: "permission_error",
+    408: "timeout_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
     500: "api_error",
     503: "service_unavailable_error",
 }
+
+
+#: The longest error message the proxy sends.
+MAX_MESSAGE = 2000
+#: The longest ``param`` (a field name, which a client may choose) an error names.
+MAX_PARAM = 100
 
 
 def error_body(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> bytes:
@@ -43,19 +53,26 @@ def json_error(
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
-def patchwire_error_dict(exc: PatchwireError) -> dict[str, Any]:
-    """The ``error`` object for a patchwire error (also sent as the last event of a broken stream)."""
-    return {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}
+def patchwire_error_dict(exc: PatchwireError, hide: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``error`` object for a patchwire error (also sent as the last event of a broken stream);
+    the internal upstream addresses in ``hide`` are left out of its message."""
+    message = exc.message
+    for base in hide:
+        message = message.replace(base, "the upstream API")
+    if len(message) > MAX_MESSAGE:  # a backstop: each echoed value is bounded where it is shown
+        message = message[:MAX_MESSAGE] + "..."
+    param = exc.param if exc.param is None or len(exc.param) <= MAX_PARAM else exc.param[:MAX_PARAM] + "..."
+    return {"message": message, "type": exc.error_type, "param": param, "code": exc.code}
 
 
-def from_patchwire(exc: PatchwireError) -> web.Response:
+def from_patchwire(exc: PatchwireError, *, hide: Sequence[str] = ()) -> web.Response:
     """A patchwire error as its status and OpenAI-shaped body (429s keep their Retry-After)."""
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitError) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return web.Response(
         status=exc.status_code,
-        body=orjson.dumps({"error": patchwire_error_dict(exc)}),
+        body=orjson.dumps({"error": patchwire_error_dict(exc, hide)}),
         content_type="application/json",
         headers=headers or None,
     )

@@ -18,6 +18,7 @@ from patchwire.proxy.state import STATE, ProxyState, record_of
 from patchwire.stream import Stream
 from patchwire.text import TextStream
 from patchwire.types import ChatResponse, TextCompletion
+from patchwire.validation import show
 
 log = logging.getLogger("patchwire.proxy")
 
@@ -32,6 +33,12 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",  # nginx and friends must not buffer the tokens
 }
 DONE = b"data: [DONE]\n\n"
+SHUTDOWN_ERROR = {
+    "message": "the proxy shut down before this stream finished (its prediction was cancelled); retry",
+    "type": "service_unavailable_error",
+    "param": None,
+    "code": "shutting_down",
+}
 #: Deepest nesting of arrays/objects accepted in a request body. orjson parses up to 1024 levels, but
 #: code downstream that recurses (repr() in error messages, orjson.dumps: 254) fails far sooner.
 MAX_NESTING = 100
@@ -90,7 +97,7 @@ def _call_arguments(
         # Only configured aliases: a provider model string here would let clients spend the proxy's
         # keys on any model.
         raise NotFoundError(
-            f"model {model!r} is not served by this proxy; available models: {', '.join(config.routes)}",
+            f"model {show(model)} is not served by this proxy; available models: {', '.join(config.routes)}",
             param="model",
         )
     if field not in data:
@@ -114,7 +121,7 @@ def _call_arguments(
         for name in fallbacks:
             if name not in config.routes:
                 raise BadRequestError(
-                    f"fallbacks names {name!r}, which this proxy does not serve; available models: "
+                    f"fallbacks names {show(name)}, which this proxy does not serve; available models: "
                     f"{', '.join(config.routes)}",
                     param="fallbacks",
                 )
@@ -134,13 +141,13 @@ def _call_arguments(
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise BadRequestError(
-                f"timeout must be a positive number of seconds, not {timeout!r}", param="timeout"
+                f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
             )
         limit = min(float(timeout), limit)  # a request may shorten its deadline, never lengthen it
     data["timeout"] = limit
     drop = data.pop("drop_params", None)
     if drop is not None and not isinstance(drop, bool):
-        raise BadRequestError(f"drop_params must be true or false, not {drop!r}", param="drop_params")
+        raise BadRequestError(f"drop_params must be true or false, not {show(drop)}", param="drop_params")
     data["drop_params"] = bool(drop) or model in config.drop_params
     return model, messages, data
 
@@ -196,8 +203,17 @@ async def _stream(
         except PatchwireError as exc:
             # The status line is gone already: the error is the last event, as OpenAI's API does it.
             record.stream_error = type(exc).__name__
-            await response.write(b"data: " + orjson.dumps({"error": patchwire_error_dict(exc)}) + b"\n\n")
-        except (asyncio.CancelledError, ConnectionError):
+            error = patchwire_error_dict(exc, request.app[STATE].upstream_bases)
+            await response.write(b"data: " + orjson.dumps({"error": error}) + b"\n\n")
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not request.app[STATE].cancelling or task is None:
+                raise
+            # Shutdown outlived the grace period: end the stream with an error the client can act on.
+            task.uncancel()
+            record.stream_error = "shutdown"
+            await response.write(b"data: " + orjson.dumps({"error": SHUTDOWN_ERROR}) + b"\n\n")
+        except ConnectionError:
             raise
         except Exception:
             log.exception("unexpected error while streaming %s", record.model)
@@ -228,7 +244,7 @@ async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     if alias not in state.config.routes:
         raise NotFoundError(
-            f"model {alias!r} is not served by this proxy; available models: "
+            f"model {show(alias)} is not served by this proxy; available models: "
             f"{', '.join(state.config.routes)}",
             param="model",
         )

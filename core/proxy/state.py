@@ -11,6 +11,7 @@ from aiohttp import web
 
 from patchwire.proxy.auth import KeyChecker
 from patchwire.proxy.config import ProxyConfig
+from patchwire.proxy.limits import KeyLimiter
 from patchwire.router import Router
 
 
@@ -26,6 +27,24 @@ class ProxyState:
     created: int = attrs.field(factory=lambda: int(time.time()))
     in_flight: set[asyncio.Task[object]] = attrs.field(factory=set)
     draining: bool = False
+    #: Set once the grace period is over and what is still in flight is being cancelled: those
+    #: requests are answered 503 instead of having their connections dropped.
+    cancelling: bool = False
+    key_limiter: KeyLimiter = attrs.field(
+        default=attrs.Factory(
+            lambda self: KeyLimiter(
+                max_parallel=self.config.client_limits.max_parallel_requests,
+                per_minute=self.config.client_limits.rpm_limit,
+            ),
+            takes_self=True,
+        )
+    )
+
+    @property
+    def upstream_bases(self) -> tuple[str, ...]:
+        """The configured ``api_base`` URLs: internal addresses no answer to a client names."""
+        bases = {r.api_base.rstrip("/") for rs in self.config.routes.values() for r in rs if r.api_base}
+        return tuple(sorted(bases, key=len, reverse=True))
 
 
 STATE = web.AppKey("patchwire_proxy_state", ProxyState)
@@ -38,6 +57,8 @@ class RequestRecord:
     model: str | None = None
     prediction_id: str | None = None
     stream_error: str | None = None
+    #: The configured CORS origin the request came from (its answer carries CORS headers).
+    cors_origin: str | None = None
 
 
 # aiohttp 3.14 wants typed request keys; older versions (>=3.9 is supported) only have strings.

@@ -1,7 +1,8 @@
 """What every built-in prompt formatter shares: the formatter object and reading a message's text.
 
 A formatter here is a name, the model patterns it claims and a render function; the core only needs
-those three attributes (``patchwire.PromptFormatter``), so third parties need none of this module.
+those (``patchwire.PromptFormatter``), so third parties need none of this module: the text helpers
+are public in the core as ``patchwire.text_of`` and ``patchwire.message_texts``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from patchwire import BadRequestError, Message
+from patchwire import Message, message_texts, text_of
 
 
 @attrs.frozen
@@ -31,21 +32,7 @@ class Formatter:
         return self.renderer(messages)
 
 
-def text_of(message: Message, index: int, format_name: str) -> str:
-    """The message's text (text parts joined); non-text parts are refused, never silently dropped."""
-    content = message.content
-    if isinstance(content, tuple):
-        for part in content:
-            if part.type != "text":
-                raise BadRequestError(
-                    f"messages[{index}] has a {part.type!r} content part, but the {format_name!r} "
-                    "prompt format is text-only; send text parts only, or use a model that takes "
-                    "images through its own inputs",
-                    param=f"messages[{index}].content",
-                )
-    return message.text
+#: The public helper ``patchwire.message_texts`` under the name the built-in formatters use.
+texts = message_texts
 
-
-def texts(messages: Sequence[Message], format_name: str) -> list[tuple[str, str]]:
-    """``(role, text)`` for each message, checked by ``text_of``."""
-    return [(m.role, text_of(m, i, format_name)) for i, m in enumerate(messages)]
+__all__ = ["Formatter", "text_of", "texts"]

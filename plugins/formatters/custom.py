@@ -1,4 +1,4 @@
-"""Custom prompt templates in the seed's (LiteLLM's) format, registered at run time.
+"""Custom prompt templates in LiteLLM's format, registered at run time.
 
 ``patchwire.register_prompt_template(model=..., roles=..., ...)`` and templates in the proxy config
 reach the ``patchwire_template_formatter`` hook below, which renders them like LiteLLM's
@@ -25,10 +25,9 @@ from collections.abc import Sequence
 import attrs
 
 import patchwire
-from patchwire import BadRequestError, Message, PromptFormatter, PromptTemplate
+from patchwire import Message, PromptTemplate
 from patchwire.plugins.formatters.base import Formatter, texts
 
-NAME = "custom"
 OPENS_TURN = ("system", "user")
 
 
@@ -60,23 +59,3 @@ class TemplateRenderer:
 @patchwire.hookimpl
 def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatter:
     return Formatter(name=name, models=(), renderer=TemplateRenderer(template, name))
-
-
-@patchwire.hookimpl
-def patchwire_choose_formatter(
-    ref: patchwire.ModelRef, requested: str | None, formatters: Sequence[PromptFormatter]
-) -> PromptFormatter | None:
-    # "custom" is a kind of formatter, not one: without a template there is nothing to render.
-    if requested == NAME and not any(f.name == NAME for f in formatters):
-        raise BadRequestError(
-            f"format='custom' needs a template: call patchwire.register_prompt_template(model="
-            f"{str(ref)!r}, roles={{...}}) first (or give roles/initial_prompt_value/... for this model "
-            "in the proxy config), then call without format=",
-            param="format",
-        )
-    return None
-
-
-@patchwire.hookimpl
-def patchwire_formatters() -> list[Formatter]:
-    return []  # templates are registered at run time, each as a plugin of its own

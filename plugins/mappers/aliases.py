@@ -8,8 +8,9 @@ with different values are refused: the model would take one and ignore the other
 from __future__ import annotations
 
 from patchwire import BadRequestError, MapCall
-from patchwire.plugins.mappers.base import Mapper
+from patchwire.plugins.mappers.base import REPLICATE, Mapper
 from patchwire.plugins.mappers.names import FAMILIES, family_name
+from patchwire.validation import show
 
 
 def map_aliases(call: MapCall) -> None:
@@ -26,11 +27,11 @@ def map_aliases(call: MapCall) -> None:
             value = call.params.pop(name)
             if target in call.inputs and call.inputs[target] != value:
                 raise BadRequestError(
-                    f"{name}={value!r} and another length parameter ({target}="
-                    f"{call.inputs[target]!r}) set the same input of {call.ref}; pass one of them",
+                    f"{name}={show(value)} and another length parameter ({target}="
+                    f"{show(call.inputs[target])}) set the same input of {call.ref}; pass one of them",
                     param=name,
                 )
             call.inputs[target] = value
 
 
-ALIASES = Mapper(name="token_aliases", order=200, apply=map_aliases)
+ALIASES = Mapper(name="token_aliases", order=200, apply=map_aliases, providers=REPLICATE)

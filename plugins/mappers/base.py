@@ -1,4 +1,5 @@
-"""The small object every built-in parameter mapper is: a name, an order and a map function."""
+"""The small object every built-in parameter mapper is: a name, an order, the providers it serves
+(``()`` for every provider) and a map function."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import attrs
 
 from patchwire import MapCall
 
+#: What a mapper built on Replicate's conventions serves.
+REPLICATE = ("replicate",)
+
 
 @attrs.frozen
 class Mapper:
     name: str
     order: int
     apply: Callable[[MapCall], None] = attrs.field(repr=False)
+    #: The providers whose calls it maps (``patchwire.interfaces.MapperExtras``); () = every provider.
+    providers: tuple[str, ...] = ()
 
     def map(self, call: MapCall) -> None:
         self.apply(call)

@@ -1,19 +1,24 @@
 """OpenAI parameters -> model inputs, and the plugin that contributes every built-in mapper.
 
 The built-in mappers run in this order (a mapper sees what the earlier ones built; see
-``patchwire.ParamMapper`` for ties):
+``patchwire.ParamMapper`` for ties). The first three know Replicate's conventions and serve only the
+``replicate`` provider; for any other provider the parameters pass through under their OpenAI names.
 
-=====  ==================  ======================================================================
-order  name                what it does
-=====  ==================  ======================================================================
-100    ``openai``          ``max_tokens``/``max_completion_tokens`` -> the model's length input,
-                           ``stop`` -> ``stop_sequences`` (comma-joined), ``temperature``,
-                           ``top_p``, ``seed``, ``presence_penalty``, ``frequency_penalty``
-200    ``token_aliases``   provider names of one family (``min_tokens``/``min_new_tokens``,
-                           ``max_new_tokens``/``max_length``) -> the name the model has
-300    ``prompt_template`` ``prompt_template: "{prompt}"`` where the model would wrap our prompt
-1000   ``schema_check``    refuses inputs the model lacks and values outside its schema
-=====  ==================  ======================================================================
+=====  ==================  ===========  ==========================================================
+order  name                serves       what it does
+=====  ==================  ===========  ==========================================================
+100    ``openai``          replicate    ``max_tokens``/``max_completion_tokens`` -> the model's
+                                        length input, ``stop`` -> ``stop_sequences``
+                                        (comma-joined), ``temperature``, ``top_p``, ``seed``,
+                                        ``presence_penalty``, ``frequency_penalty``
+200    ``token_aliases``   replicate    provider names of one family (``min_tokens``/
+                                        ``min_new_tokens``, ``max_new_tokens``/``max_length``) ->
+                                        the name the model has
+300    ``prompt_template`` replicate    ``prompt_template: "{prompt}"`` where the model would wrap
+                                        our prompt
+1000   ``schema_check``    every one    refuses inputs the model lacks and values outside its
+                                        schema (for any provider that gives a schema)
+=====  ==================  ===========  ==========================================================
 
 A parameter a mapper leaves in ``call.params`` passes through under its own name (``top_k``, ...).
 """
@@ -25,10 +30,11 @@ from typing import Any
 import patchwire
 from patchwire import BadRequestError, MapCall
 from patchwire.plugins.mappers.aliases import ALIASES
-from patchwire.plugins.mappers.base import Mapper
+from patchwire.plugins.mappers.base import REPLICATE, Mapper
 from patchwire.plugins.mappers.names import MAX_TOKENS, family_name
 from patchwire.plugins.mappers.prompt_template import PROMPT_TEMPLATE
 from patchwire.plugins.mappers.schema_check import SCHEMA_CHECK
+from patchwire.validation import show
 
 #: OpenAI parameters that keep their name on Replicate models.
 SAME_NAME = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
@@ -65,7 +71,7 @@ def stop_sequences(value: Any) -> str:
     for item in items:
         if "," in item:
             raise BadRequestError(
-                f"stop sequence {item!r} contains a comma, which Replicate models read as a "
+                f"stop sequence {show(item)} contains a comma, which Replicate models read as a "
                 "separator between sequences; use sequences without commas",
                 param="stop",
             )
@@ -95,7 +101,7 @@ def map_openai(call: MapCall) -> None:
             call.inputs[name] = call.params.pop(name)
 
 
-OPENAI = Mapper(name="openai", order=100, apply=map_openai)
+OPENAI = Mapper(name="openai", order=100, apply=map_openai, providers=REPLICATE)
 
 
 @patchwire.hookimpl

@@ -11,7 +11,8 @@ formatter's prompt is already complete, so where the model has that input this s
 from __future__ import annotations
 
 from patchwire import MapCall
-from patchwire.plugins.mappers.base import Mapper
+from patchwire.interfaces import uses_model_template
+from patchwire.plugins.mappers.base import REPLICATE, Mapper
 from patchwire.plugins.mappers.names import matches
 
 PASS_THROUGH = "{prompt}"
@@ -21,7 +22,7 @@ TEMPLATE_MODELS = ("meta/meta-llama-3*", "mistralai/*-instruct*")
 
 def map_prompt_template(call: MapCall) -> None:
     formatter = call.formatter
-    if formatter is None or getattr(formatter, "uses_model_template", False):
+    if formatter is None or uses_model_template(formatter):
         return
     if "prompt_template" in call.params or "prompt_template" in call.inputs:
         return
@@ -32,4 +33,4 @@ def map_prompt_template(call: MapCall) -> None:
         call.inputs["prompt_template"] = PASS_THROUGH
 
 
-PROMPT_TEMPLATE = Mapper(name="prompt_template", order=300, apply=map_prompt_template)
+PROMPT_TEMPLATE = Mapper(name="prompt_template", order=300, apply=map_prompt_template, providers=REPLICATE)

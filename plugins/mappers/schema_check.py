@@ -13,6 +13,7 @@ from typing import Any
 
 from patchwire import BadRequestError, InputSpec, MapCall
 from patchwire.plugins.mappers.base import Mapper
+from patchwire.validation import show
 
 log = logging.getLogger("patchwire")
 
@@ -31,11 +32,11 @@ def check_value(model: str, spec: InputSpec, value: Any) -> None:
     name = spec.name
     kind = _TYPES.get(spec.type or "")
     if kind is not None and not kind[1](value):
-        raise BadRequestError(f"{name} must be {kind[0]} for {model}, not {value!r}", param=name)
+        raise BadRequestError(f"{name} must be {kind[0]} for {model}, not {show(value)}", param=name)
     if spec.enum is not None and value not in spec.enum:
         allowed = ", ".join(repr(v) for v in spec.enum)
         raise BadRequestError(
-            f"{name}={value!r} is not allowed for {model}; use one of {allowed}", param=name
+            f"{name}={show(value)} is not allowed for {model}; use one of {allowed}", param=name
         )
     if isinstance(value, int | float) and not isinstance(value, bool):
         low, high = spec.minimum, spec.maximum
@@ -49,7 +50,7 @@ def check_value(model: str, spec: InputSpec, value: Any) -> None:
                 if text
             )
             raise BadRequestError(
-                f"{name}={value!r} is out of range for {model}: it must be {bounds}", param=name
+                f"{name}={show(value)} is out of range for {model}: it must be {bounds}", param=name
             )
 
 
@@ -65,12 +66,14 @@ def map_schema_check(call: MapCall) -> None:
                 check_value(model, spec, source[name])
                 continue
             if call.drop_params and name != "prompt":
-                log.warning("patchwire: dropped %s: %s has no such input (drop_params=True)", name, model)
+                log.warning(
+                    "patchwire: dropped %s: %s has no such input (drop_params=True)", show(name), model
+                )
                 del source[name]
                 continue
             accepted = ", ".join(schema.names)
             raise BadRequestError(
-                f"{model} has no input {name!r}; it accepts: {accepted}. Remove {name}, or pass "
+                f"{model} has no input {show(name)}; it accepts: {accepted}. Remove it, or pass "
                 "drop_params=True to drop parameters the model does not take",
                 param=name,
             )

@@ -22,6 +22,7 @@ import attrs
 
 from patchwire.errors import BadRequestError
 from patchwire.types import ModelRef
+from patchwire.validation import show
 
 PROVIDER = "replicate"
 
@@ -44,7 +45,7 @@ def _bad(raw: str, why: str) -> BadRequestError:
 
 def _check(raw: str, value: str, what: str) -> str:
     if not _SEGMENT_RE.match(value):
-        raise _bad(raw, f"{what} {value!r} must be letters, digits, '-', '_' or '.'")
+        raise _bad(raw, f"{what} {show(value)} must be letters, digits, '-', '_' or '.'")
     return value
 
 

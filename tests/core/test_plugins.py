@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fakes import FakeProvider, Plugin
+from support import install_distribution
 
 import patchwire
 from patchwire.cli import main, plugins_report
@@ -28,16 +28,6 @@ def patchwire_formatters():
 """
 
 BROKEN = "raise ImportError('this plugin is broken on purpose')\n"
-
-
-def install_distribution(site: Path, dist: str, module: str, source: str, entry_name: str) -> None:
-    """Lay a distribution out in ``site`` exactly as pip would: module plus .dist-info with entry points."""
-    (site / f"{module}.py").write_text(textwrap.dedent(source))
-    info = site / f"{dist}-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text(f"[patchwire]\n{entry_name} = {module}\n")
-    (info / "RECORD").write_text("")
 
 
 @pytest.fixture

@@ -405,7 +405,8 @@ async def test_wrong_fields_are_400_naming_the_field(
 async def test_bodies_that_are_not_a_json_object_are_400(
     proxy_url: str, http: aiohttp.ClientSession, raw: bytes
 ) -> None:
-    async with http.post(f"{proxy_url}/v1/chat/completions", data=raw, headers=AUTH) as resp:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    async with http.post(f"{proxy_url}/v1/chat/completions", data=raw, headers=headers) as resp:
         assert resp.status == 400
         assert (await resp.json())["error"]["type"] == "invalid_request_error"
 
@@ -544,20 +545,33 @@ async def test_shutdown_finishes_in_flight_requests_and_stops_accepting(
     assert provider.cancelled == 0
 
 
-async def test_shutdown_cancels_what_outlives_the_grace_period(
+async def test_shutdown_cancels_what_outlives_the_grace_period_and_answers_503(
     plugins: patchwire.Plugins, provider: FakeProvider
 ) -> None:
     server = serve_app(parse_config(make_config()), host="127.0.0.1", port=0, plugins=plugins, grace=0.05)
     url = await server.__aenter__()
     body = {"model": "llama-3", "messages": [USER], "hang": True}
+    streamed = {**body, "stream": True, "hang": False, "hang_stream": True}
     async with aiohttp.ClientSession() as session:
-        request = asyncio.create_task(session.post(f"{url}/v1/chat/completions", json=body, headers=AUTH))
-        await wait_for(lambda: provider.running == 1, timeout=5.0)
+
+        async def call(payload: dict[str, Any]) -> tuple[int, bytes]:
+            async with session.post(f"{url}/v1/chat/completions", json=payload, headers=AUTH) as resp:
+                return resp.status, await resp.read()
+
+        plain = asyncio.create_task(call(body))
+        stream = asyncio.create_task(call(streamed))
+        await wait_for(lambda: provider.running == 2, timeout=5.0)
         await server.__aexit__(None, None, None)
-        with pytest.raises(aiohttp.ClientError):
-            await request
+        # Not a dropped connection: an OpenAI-shaped 503 (or, mid-stream, a last error event).
+        status, raw = await plain
+        assert status == 503, raw
+        assert orjson.loads(raw)["error"]["type"] == "service_unavailable_error"
+        status, raw = await stream
+        assert status == 200
+        last = raw.strip().split(b"\n\n")[-1]
+        assert orjson.loads(last.removeprefix(b"data: "))["error"]["code"] == "shutting_down"
     assert provider.running == 0
-    assert provider.cancelled == 1
+    assert provider.cancelled == 2
 
 
 # -- routing and logs ----------------------------------------------------------------------------

@@ -290,7 +290,7 @@ async def test_nothing_a_client_sends_is_a_500(start_proxy: Start, sim: Any) -> 
     4xx/408 refusal, never a 500, and the proxy keeps serving."""
     rng = random.Random(20240601)
     url = await start_proxy("llama3-proxy.yaml", sim)
-    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    headers = {"Authorization": f"Bearer {PROXY_KEY}", "Content-Type": "application/json"}
     statuses: set[int] = set()
     async with aiohttp.ClientSession() as http:
         for _ in range(300):

@@ -23,8 +23,11 @@ Any non-empty token is accepted (`Authorization: Bearer <t>` or `Token <t>`) unl
 
 What it speaks: the three create endpoints (official model, version,
 deployment) with schema validation (422 `Input validation failed`), `Prefer: wait[=N]`,
-`Cancel-After`, get/cancel/list predictions, models and versions with Cog OpenAPI schemas,
-`/v1/account`, and an SSE stream per prediction (`urls.stream`, `Last-Event-ID` resume).
+`Cancel-After`, get/cancel/list predictions, models and versions with Cog OpenAPI schemas (the
+built-in models and every model of `models.json`, see `published.py`), the Files API
+(`POST /v1/files`, `GET`/`DELETE /v1/files/{id}`), `/v1/account`, and an SSE stream per
+prediction (`urls.stream`, `Last-Event-ID` resume). A model whose output schema is one string
+answers with one string; a reasoning model that thinks inline starts with `<think>…</think>`.
 Predictions advance on their own clock: `latency` (+ `cold_boot` for a model's first prediction)
 in `starting`, then one output chunk every `token_interval` s in `processing`, then `succeeded`.
 Output is deterministic per input: chunks with leading spaces, an occasional multi-line chunk and
@@ -44,7 +47,7 @@ same faults), or forced for the next matching requests::
 Kinds: `429` (with `Retry-After` and `retry_after`), `5xx`, `drop` (connection closed, nothing
 done), `drop_after_create`, `cut_stream`, `hang` (never answers), and `fail`; input
 `"__fail__": "message"` also fails a prediction. Route kinds: create, get, cancel, list, stream,
-model, version, account, deployment. Every injected fault is counted in `sim.stats.faults`.
+model, version, account, deployment, files. Every injected fault is counted in `sim.stats.faults`.
 
 Your own models (versions may be any string; `schema_inputs` a preset name or Cog properties)::
 

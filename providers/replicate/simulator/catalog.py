@@ -172,21 +172,31 @@ STATUS_SCHEMA = {
 }
 
 
-def openapi_schema(inputs: Mapping[str, Any], required: Sequence[str]) -> dict[str, Any]:
-    """A Cog-shaped `openapi_schema`; clients read only `components.schemas`."""
+def openapi_schema(
+    inputs: Mapping[str, Any],
+    required: Sequence[str],
+    components: Mapping[str, Any] | None = None,
+    output: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Cog-shaped `openapi_schema`; clients read only `components.schemas`. `components` are the
+    schemas inputs refer to (Cog's enums); `output` defaults to an iterator of strings."""
     input_schema = {
         "type": "object",
         "title": "Input",
         "required": list(required),
         "properties": dict(inputs),
     }
+    schemas = {
+        **(components or {}),
+        "Input": input_schema,
+        "Output": dict(output) if output is not None else LLM_OUTPUT_SCHEMA,
+        "Status": STATUS_SCHEMA,
+    }
     return {
         "openapi": "3.0.2",
         "info": {"title": "Cog", "version": "0.1.0"},
         "paths": {},
-        "components": {
-            "schemas": {"Input": input_schema, "Output": LLM_OUTPUT_SCHEMA, "Status": STATUS_SCHEMA}
-        },
+        "components": {"schemas": schemas},
     }
 
 
@@ -204,6 +214,10 @@ class ModelSpec:
     An official model is runnable through `POST /v1/models/{owner}/{name}/predictions`; without
     versions it reports an opaque `hidden_version` like Replicate's official LLMs.
     `family` enables model-side quirks: "llama3" fails predictions the way cog-triton does.
+    `components` are schemas the inputs refer to (`allOf: [{"$ref": "#/components/schemas/X"}]`,
+    as Cog writes enums). `output` is the output schema (None: an iterator of strings; with
+    `"type": "string"` the output is one string). `think`: the output starts with `<think>…</think>`,
+    as a reasoning model writes it.
     """
 
     owner: str
@@ -216,6 +230,13 @@ class ModelSpec:
     family: str = ""
     description: str = ""
     cog_version: str = "0.8.1"
+    components: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
+    output: Mapping[str, Any] | None = None
+    think: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.owner}/{self.name}"
 
 
 @attrs.define(kw_only=True)
@@ -243,12 +264,19 @@ class Model:
     inputs: dict[str, dict[str, Any]]
     required: tuple[str, ...]
     schema: dict[str, Any]
+    components: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    think: bool = False
     created_at: str = "2024-04-17T21:44:00.000000Z"
     run_count: int = 0
 
     @property
     def ref(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    @property
+    def string_output(self) -> bool:
+        """Whether the output is one string (not an iterator of strings)."""
+        return bool(self.schema["components"]["schemas"]["Output"].get("type") == "string")
 
 
 @attrs.define(eq=False)
@@ -290,7 +318,9 @@ class Catalog:
             cog_version=spec.cog_version,
             inputs=props,
             required=tuple(spec.required),
-            schema=openapi_schema(props, spec.required),
+            schema=openapi_schema(props, spec.required, spec.components, spec.output),
+            components={k: dict(v) for k, v in spec.components.items()},
+            think=spec.think,
         )
         self.models[model.ref.lower()] = model
         for version in model.versions:

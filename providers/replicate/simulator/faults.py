@@ -20,7 +20,7 @@ FAULT_KINDS = ("drop", "hang", "429", "5xx", "drop_after_create", "cut_stream")
 
 # Route kinds a fault can target (`Faults.routes`); "web" and unknown paths are never faulted.
 ROUTE_KINDS = frozenset(
-    {"create", "get", "cancel", "list", "stream", "model", "version", "account", "deployment"}
+    {"create", "get", "cancel", "list", "stream", "model", "version", "account", "deployment", "files"}
 )
 
 

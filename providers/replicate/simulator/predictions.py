@@ -57,10 +57,22 @@ def wall(mono: float) -> float:
     return mono + _WALL_OFFSET
 
 
-def generate_chunks(input_: dict[str, Any], model: str, count: int) -> list[str]:
-    """Deterministic LLM-like chunks: leading spaces, a multi-line chunk every sixth, final ""."""
+def generate_chunks(input_: dict[str, Any], model: str, count: int, *, think: bool = False) -> list[str]:
+    """Deterministic LLM-like chunks: leading spaces, a multi-line chunk every sixth, final "".
+
+    With `think`, the output opens as a reasoning model's does: `<think>`, a quarter of the chunks
+    of reasoning, `</think>`, then the answer (together still about `count` chunks)."""
     key = orjson.dumps([model, input_], option=orjson.OPT_SORT_KEYS, default=str)
     rng = random.Random(hashlib.blake2b(key, digest_size=8).digest())
+    if not think:
+        return _sentence(rng, count)
+    thought = max(1, count // 4)
+    reasoning = _sentence(rng, thought + 1)[:-1] if thought > 1 else _sentence(rng, 1)
+    answer = _sentence(rng, max(1, count - thought - 2))
+    return ["<think>\n", *reasoning, "\n</think>\n\n", *answer]
+
+
+def _sentence(rng: random.Random, count: int) -> list[str]:
     words = rng.choices(_WORDS, k=max(count, 1))
     if count <= 1:
         return [words[0].capitalize()]
@@ -102,6 +114,9 @@ class Prediction:
     deadline: float | None = None
     webhook: str | None = None
     input_token_count: int = 0
+    # A model whose output schema is one string: `chunks` is that one string, `output_tokens` its size.
+    string_output: bool = False
+    output_tokens: int = 0
     created_at: str = ""
     created_us: int = 0
     # Formatted timestamps are cached: strftime is the costliest part of rendering.
@@ -183,7 +198,7 @@ class Prediction:
             "total_time": round(self.end - self.created, 6),
         }
         if self.end_status == "succeeded":
-            out = self.final_count
+            out = self.output_tokens if self.string_output else self.final_count
             metrics["input_token_count"] = self.input_token_count
             metrics["output_token_count"] = out
             metrics["tokens_per_second"] = round(out / max(predict, 1e-3), 3)
@@ -235,7 +250,10 @@ def render(pred: Prediction, base: str, now: float, *, as_status: str | None = N
     if status == "starting":
         return body
     count = pred.visible(now)
-    body["output"] = pred.chunks[:count] if count else None
+    if pred.string_output:
+        body["output"] = pred.chunks[0] if count else None
+    else:
+        body["output"] = pred.chunks[:count] if count else None
     if pred.started <= min(now, pred.end):
         body["started_at"] = pred.started_at()
     if status in TERMINAL and as_status is None:

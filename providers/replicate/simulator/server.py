@@ -31,6 +31,7 @@ from .catalog import (
     version_json,
 )
 from .faults import ROUTE_KINDS, FaultPlan, Faults, RateLimiter, SimStats
+from .files import FileStore, UploadedFile
 from .http import (
     RequestRecord,
     drop_connection,
@@ -51,6 +52,7 @@ from .predictions import (
     parse_last_event_id,
     render,
 )
+from .published import published_models
 from .store import PredictionStore
 from .validate import problem_422, validate_body, validate_input
 
@@ -81,6 +83,7 @@ class SimulatorConfig:
     min_cancel_after: float = 5.0  # Replicate's floor; lower it to test Cancel-After quickly
     request_log_size: int = 1000  # entries kept in `sim.requests` (0: none)
     sse_keepalive: float | None = None  # send `: keepalive` comments this often while idle
+    max_upload_bytes: int = 100 * 1024**2  # the largest file `POST /v1/files` takes
 
 
 class ReplicateSimulator:
@@ -92,12 +95,13 @@ class ReplicateSimulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        models = builtin_models() if self.config.builtin_models else []
+        models = default_models() if self.config.builtin_models else []
         deployments = builtin_deployments() if self.config.builtin_models else []
         self.catalog = build_catalog(
             [*models, *self.config.extra_models], [*deployments, *self.config.extra_deployments]
         )
         self.store = PredictionStore(lambda: self.config, id_salt=self.config.faults.seed)
+        self.uploads = FileStore(self.config.max_upload_bytes, id_salt=self.config.faults.seed)
         self.stats = SimStats()
         self.requests: collections.deque[RequestRecord] = collections.deque(
             maxlen=self.config.request_log_size
@@ -116,6 +120,15 @@ class ReplicateSimulator:
         """Every prediction made (id -> `Prediction`), in creation order."""
         return self.store.predictions
 
+    @property
+    def files(self) -> dict[str, UploadedFile]:
+        """Every file uploaded through `POST /v1/files` (id -> `UploadedFile`, with `.content`)."""
+        return self.uploads.files
+
+    def file(self, url: str) -> UploadedFile | None:
+        """The uploaded file a model input names (its `urls.get`), e.g. to check what reached a model."""
+        return self.uploads.find(url)
+
     def add_model(
         self,
         owner: str,
@@ -128,9 +141,15 @@ class ReplicateSimulator:
         hidden_version: str | None = None,
         family: str = "",
         description: str = "",
+        components: Mapping[str, Mapping[str, Any]] | None = None,
+        output: Mapping[str, Any] | None = None,
+        think: bool = False,
     ) -> Model:
         """Register a model. `schema_inputs` is a Cog property map or a preset name
-        ("llama3", "llama2", "mistral", "t5", "vicuna"); versions may be any strings."""
+        ("llama3", "llama2", "mistral", "t5", "vicuna"); versions may be any strings.
+        `components`: schemas the inputs refer to (`allOf: [{"$ref": "#/components/schemas/X"}]`);
+        `output`: the output schema (default an iterator of strings; `{"type": "string"}` for one
+        string); `think`: the output starts with `<think>…</think>` like a reasoning model's."""
         spec = ModelSpec(
             owner=owner,
             name=name,
@@ -141,6 +160,9 @@ class ReplicateSimulator:
             hidden_version=hidden_version,
             family=family,
             description=description,
+            components=dict(components or {}),
+            output=output,
+            think=think,
         )
         return self.catalog.add_model(spec)
 
@@ -171,8 +193,9 @@ class ReplicateSimulator:
         return self.store.running()
 
     def reset(self) -> None:
-        """Forget predictions, requests and counters (models and faults stay)."""
+        """Forget predictions, uploaded files, requests and counters (models and faults stay)."""
         self.store.clear()
+        self.uploads.files.clear()
         self.requests.clear()
         self.stats = SimStats()
 
@@ -213,6 +236,9 @@ class ReplicateSimulator:
         add("GET", "/v1/models/{owner}/{name}/versions/{id}", self._version, name="version_get")
         add("GET", "/v1/deployments/{owner}/{name}", self._deployment, name="deployment")
         add("GET", "/v1/account", self._account, name="account")
+        add("POST", "/v1/files", self._upload, name="files_create")
+        add("GET", "/v1/files/{id}", self._download, name="files_get")
+        add("DELETE", "/v1/files/{id}", self._delete_file, name="files_delete")
         add("GET", "/p/{id}", self._web, name="web")
         return app
 
@@ -363,7 +389,7 @@ class ReplicateSimulator:
         deployment: Deployment | None,
     ) -> web.StreamResponse:
         values: dict[str, Any] = body["input"]
-        problems = validate_input(model.inputs, model.required, values)
+        problems = validate_input(model.inputs, model.required, values, model.components)
         if problems:
             return json_response(problem_422(problems), 422)
         cancel_after = None
@@ -409,6 +435,17 @@ class ReplicateSimulator:
             self.stats.faults["fail"] += 1
             return "Prediction failed (simulated fault)"
         return None
+
+    # ---- files ----------------------------------------------------------------------------
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        return await self.uploads.upload(request, self._token(request) or "", self._base(request))
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        return self.uploads.download(request.match_info["id"], self._token(request) or "")
+
+    async def _delete_file(self, request: web.Request) -> web.StreamResponse:
+        return self.uploads.delete(request.match_info["id"], self._token(request) or "")
 
     # ---- read, cancel, list ---------------------------------------------------------------
 
@@ -541,6 +578,13 @@ class ReplicateSimulator:
             raise web.HTTPNotFound()
         text = f"prediction {pred.id}: {pred.status()} ({pred.model})\n"
         return web.Response(text=text)
+
+
+def default_models() -> list[ModelSpec]:
+    """The built-in models, then every published model (from `models.json`) not among them."""
+    builtin = builtin_models()
+    taken = {spec.ref.lower() for spec in builtin}
+    return [*builtin, *(spec for spec in published_models() if spec.ref.lower() not in taken)]
 
 
 _Target = tuple[Model, str, Deployment | None]

@@ -65,9 +65,12 @@ class PredictionStore:
         started = max(now, warm_at) + cfg.latency
         requested = requested_max(values)
         count = max(1, min(cfg.tokens, requested) if requested is not None else cfg.tokens)
-        chunks = generate_chunks(values, model.ref, count)
+        chunks = generate_chunks(values, model.ref, count, think=model.think)
+        output_tokens = len(chunks)
+        if model.string_output:  # the whole text at once, when the prediction ends
+            chunks = ["".join(chunks)]
         # A failure found before generating (E1xxx) shows no output; a later one, half of it.
-        final = len(chunks) if error is None else (0 if error.startswith("E1") else count // 2)
+        final = len(chunks) if error is None else (0 if error.startswith("E1") else len(chunks) // 2)
         step = cfg.token_interval
         pred = Prediction(
             id=self._new_id(),
@@ -87,7 +90,9 @@ class PredictionStore:
             unknown_inputs=tuple(k for k in values if k not in model.inputs),
             error=error,
             webhook=webhook,
-            input_token_count=count_tokens(f"{values.get('system_prompt', '')} {values.get('prompt', '')}"),
+            input_token_count=count_tokens(input_text(values)),
+            string_output=model.string_output,
+            output_tokens=output_tokens,
         )
         if cancel_after is not None:
             pred.apply_deadline(now + max(cancel_after, cfg.min_cancel_after))
@@ -184,6 +189,21 @@ class PredictionStore:
             if now >= deadline or self.closing:
                 return False
             await self.sleep(pred.id, min(pred.end, deadline) - now)
+
+
+def input_text(values: Mapping[str, Any]) -> str:
+    """The text a model reads from its input: prompts, system prompts and messages."""
+    parts = [str(values.get(key, "")) for key in ("system_prompt", "system_instruction", "prompt")]
+    messages = values.get("messages")
+    if isinstance(messages, list):
+        parts += [_text_of(m.get("content")) for m in messages if isinstance(m, dict)]
+    return " ".join(parts)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):  # OpenAI content parts: the text ones
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -27,22 +27,19 @@ class VicunaFormatter:
 
     def render(self, messages: Sequence[patchwire.Message]) -> str:
         # FastChat's vicuna_v1.1: turns joined by " ", an answer closed by "</s>".
-        system = " ".join(m.text.strip() for m in messages if m.role == "system") or PREAMBLE
+        # message_texts reads each message's text and refuses image parts with a clear error.
+        turns = patchwire.message_texts(messages, self.name)
+        system = " ".join(text.strip() for role, text in turns if role == "system") or PREAMBLE
         out = [system]
-        for i, m in enumerate(messages):
-            parts = m.content if isinstance(m.content, tuple) else ()
-            if any(part.type != "text" for part in parts):
-                raise patchwire.BadRequestError(
-                    f"messages[{i}] has a non-text part; the vicuna format takes text only"
-                )
-            if m.role == "system":
+        for role, text in turns:
+            if role == "system":
                 continue
-            label = "ASSISTANT" if m.role == "assistant" else "USER"
+            label = "ASSISTANT" if role == "assistant" else "USER"
             sep = "" if out[-1].endswith("</s>") else " "
-            out.append(f"{sep}{label}: {m.text.strip()}")
-            if m.role == "assistant":
+            out.append(f"{sep}{label}: {text.strip()}")
+            if role == "assistant":
                 out.append("</s>")
-        if not messages or messages[-1].role != "assistant":
+        if not turns or turns[-1][0] != "assistant":
             sep = "" if out[-1].endswith("</s>") else " "
             out.append(f"{sep}ASSISTANT:")
         return "".join(out)
