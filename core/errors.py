@@ -103,6 +103,14 @@ class UnknownOutcomeError(ServiceUnavailableError):
     error_type = "unknown_outcome_error"
 
 
+class ResponseTooLargeError(PatchwireError):
+    """An upstream answer (a body, a server-sent event, a line of one) was larger than patchwire
+    reads into memory (502): a broken or hostile upstream, not a model's output."""
+
+    status_code = 502
+    error_type = "upstream_error"
+
+
 class ConfigError(PatchwireError):
     """A configuration file or value is wrong (raised at start-up, never per request)."""
 
@@ -132,6 +140,7 @@ __all__ = [
     "PluginError",
     "ProviderError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServiceUnavailableError",
     "Timeout",
     "UnknownOutcomeError",

@@ -14,6 +14,34 @@ from collections.abc import AsyncGenerator, Callable
 import aiohttp
 import orjson
 
+from patchwire.errors import ResponseTooLargeError
+
+#: The largest upstream response body read into memory (bytes). A prediction's JSON with a long output
+#: and its logs is far smaller; a body beyond it fails the call with ``ResponseTooLargeError``.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int | None = None) -> bytes:
+    """The whole body of ``resp``, refusing (``ResponseTooLargeError``) one over ``limit`` bytes
+    (default ``MAX_RESPONSE_BYTES``) before holding more than that in memory."""
+    limit = MAX_RESPONSE_BYTES if limit is None else limit
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(f"declares {declared} bytes", limit)
+    body = bytearray()
+    async for chunk in resp.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large("is still going", limit)
+    return bytes(body)
+
+
+def _too_large(what: str, limit: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"the upstream's answer {what}, over the {limit}-byte limit for a response body "
+        "(patchwire.http.MAX_RESPONSE_BYTES); the upstream is broken or is not the API it should be"
+    )
+
 
 async def _close_at_loop_end(
     session: aiohttp.ClientSession, forget: Callable[[], object]

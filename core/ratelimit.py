@@ -12,14 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import weakref
 from typing import Protocol
 
 log = logging.getLogger("patchwire")
 
+#: The longest back-off a server's hint (``Retry-After``) may impose, unless a gate says otherwise: a
+#: hint of ``inf`` or an hour must not park every call through the gate until its deadline.
+MAX_BACK_OFF = 60.0
+
 #: How long the gate stays on its own bucket after the shared store failed, before asking it again.
 SHARED_RETRY = 5.0
+
+
+def cap_back_off(seconds: float, gate: RateGate | None = None) -> float:
+    """``seconds`` of a server's back-off hint, within [0, the gate's ``max_back_off``] (``inf`` and
+    ``nan`` become the maximum)."""
+    ceiling = gate.max_back_off if gate is not None else MAX_BACK_OFF
+    if not math.isfinite(seconds):
+        return ceiling
+    return min(max(0.0, seconds), ceiling)
 
 
 class SharedLimits(Protocol):
@@ -60,6 +74,7 @@ class RateGate:
         burst: int | None = None,
         shared: SharedLimits | None = None,
         name: str = "creates",
+        max_back_off: float = MAX_BACK_OFF,
     ) -> None:
         if per_minute is not None and (isinstance(per_minute, bool) or not per_minute > 0):
             raise ValueError("per_minute must be a positive number")
@@ -67,8 +82,12 @@ class RateGate:
             raise ValueError("in_flight must be a positive integer")
         if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst <= 0):
             raise ValueError("burst must be a positive integer")
+        if isinstance(max_back_off, bool) or not (0 < max_back_off < math.inf):
+            raise ValueError("max_back_off must be a positive, finite number of seconds")
         self.per_minute = per_minute
         self.in_flight = in_flight
+        #: The longest any one back-off (a 429's Retry-After) pauses the gate.
+        self.max_back_off = float(max_back_off)
         self.burst = burst if burst is not None else max(1, min(int(per_minute or 0), 10))
         self.shared = shared
         self.name = name
@@ -99,8 +118,9 @@ class RateGate:
 
     def back_off(self, seconds: float) -> None:
         """Every call through this gate (and, when shared, every process) waits ``seconds`` before its
-        next create."""
-        seconds = max(0.0, seconds)
+        next create. Capped at ``max_back_off``: a hint never pauses the gate longer than that, and the
+        calls that set it gave up their own wait before their deadlines (they back off only within it)."""
+        seconds = cap_back_off(seconds, self)
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         if self.shared is not None:
             self._pause_to_share = max(self._pause_to_share, seconds)

@@ -12,8 +12,10 @@ from collections.abc import Iterable
 
 #: Replicate's key shape; an upstream that echoes request headers would show one.
 _TOKEN = re.compile(r"r8_[A-Za-z0-9_\-]+")
-#: A bearer credential in echoed headers, whatever its shape.
-_BEARER = re.compile(r"(?i)(bearer|token)(\s+)[^\s\"',;]+")
+#: A credential after "Bearer"/"Token" (long, with a digit or _/-: not the word in "token limit").
+_BEARER = re.compile(r"(?i)\b(bearer|token)(\s+)(?=[^\s\"',;]*[0-9_\-])[^\s\"',;]{8,}")
+#: Whatever follows an echoed ``Authorization`` header name.
+_AUTHORIZATION = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|token)\s+)?[^\s\"',;}]+")
 REDACTED = "[redacted]"
 #: How much of an outside value a log line or message repeats.
 DEFAULT_LIMIT = 200
@@ -43,6 +45,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     text = _TOKEN.sub(REDACTED, text)
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 

@@ -16,7 +16,15 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "iter_events"]
+from patchwire.errors import ResponseTooLargeError
+
+__all__ = ["MAX_EVENT", "MAX_LINE", "SSEDecoder", "ServerSentEvent", "iter_events"]
+
+#: The longest line of an event stream (bytes, before its line break). A token is a few bytes; a line
+#: that never ends is an upstream gone wrong, and waiting for its end would hold it all in memory.
+MAX_LINE = 1024 * 1024
+#: The most data one event may gather (characters, over all its ``data:`` lines) before its blank line.
+MAX_EVENT = 4 * 1024 * 1024
 
 
 class ServerSentEvent:
@@ -48,12 +56,34 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Incremental decoder: ``feed(bytes) -> list[ServerSentEvent]``; ``close()`` at end of stream."""
+    """Incremental decoder: ``feed(bytes) -> list[ServerSentEvent]``; ``close()`` at end of stream.
 
-    __slots__ = ("_buffer", "_data", "_event", "_pending_cr", "_retry", "_started", "last_event_id")
+    A line longer than ``max_line`` bytes or an event gathering more than ``max_event`` characters of
+    data raises ``ResponseTooLargeError``. A line's pieces are kept as a list until its line break
+    arrives, so an endless line costs one copy, not one per network read.
+    """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_event",
+        "_pending",
+        "_pending_cr",
+        "_pending_size",
+        "_retry",
+        "_started",
+        "last_event_id",
+        "max_event",
+        "max_line",
+    )
+
+    def __init__(self, *, max_line: int | None = None, max_event: int | None = None) -> None:
+        self.max_line = MAX_LINE if max_line is None else max_line
+        self.max_event = MAX_EVENT if max_event is None else max_event
+        #: The start of a line whose break has not arrived yet, as the reads brought it.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._data_size = 0
         self._pending_cr = False
         self._started = False
         self._event = ""
@@ -68,12 +98,23 @@ class SSEDecoder:
             self._pending_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buffer = self._buffer + chunk if self._buffer else chunk
-        cut = max(buffer.rfind(b"\n"), buffer.rfind(b"\r"))
+        cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if cut < 0:
-            self._buffer = buffer
+            if chunk:
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                if self._pending_size > self.max_line:
+                    raise self._too_large(f"a line over {self.max_line} bytes", "MAX_LINE")
             return []
-        self._buffer = buffer[cut + 1 :]
+        if self._pending:
+            cut += self._pending_size
+            self._pending.append(chunk)
+            buffer = b"".join(self._pending)
+        else:
+            buffer = chunk
+        rest = buffer[cut + 1 :]
+        self._pending = [rest] if rest else []
+        self._pending_size = len(rest)
         if buffer[cut] == 13:  # b"\r"
             self._pending_cr = True
         complete = buffer[: cut + 1]
@@ -94,7 +135,11 @@ class SSEDecoder:
         for line in lines:
             # The lines of almost every LLM event, inline; the rest takes the general path.
             if line.startswith("data:"):
-                data.append(line[6:] if line[5:6] == " " else line[5:])
+                value = line[6:] if line[5:6] == " " else line[5:]
+                data.append(value)
+                self._data_size += len(value) + 1
+                if self._data_size > self.max_event:
+                    raise self._too_large(f"an event over {self.max_event} characters", "MAX_EVENT")
             elif not line:
                 if data:
                     events.append(
@@ -103,6 +148,7 @@ class SSEDecoder:
                         )
                     )
                     data = self._data = []
+                    self._data_size = 0
                 self._event = ""
             elif line.startswith("event:"):
                 self._event = line[7:] if line[6:7] == " " else line[6:]
@@ -117,12 +163,21 @@ class SSEDecoder:
         """End of stream: a final line without its line break still counts; an event that never
         got its blank line is discarded, as the spec says."""
         events: list[ServerSentEvent] = []
-        if self._buffer:
-            self._line(self._buffer.decode("utf-8", "replace"), events)
-            self._buffer = b""
+        if self._pending:
+            self._line(b"".join(self._pending).decode("utf-8", "replace"), events)
+            self._pending = []
+            self._pending_size = 0
         self._event = ""
         self._data = []
+        self._data_size = 0
         return events
+
+    @staticmethod
+    def _too_large(what: str, name: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the upstream's event stream sent {what} (patchwire.sse.{name}); the upstream is broken "
+            "or is not the API it should be"
+        )
 
     def _line(self, line: str, events: list[ServerSentEvent]) -> None:
         if not line:
@@ -135,6 +190,9 @@ class SSEDecoder:
             value = value[1:]
         if field == "data":
             self._data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_event:
+                raise self._too_large(f"an event over {self.max_event} characters", "MAX_EVENT")
         elif field == "event":
             self._event = value
         elif field == "id":
@@ -155,6 +213,7 @@ class SSEDecoder:
         )
         self._event = ""
         self._data = []
+        self._data_size = 0
 
 
 async def iter_events(

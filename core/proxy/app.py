@@ -36,7 +36,7 @@ from patchwire.proxy.config import ProxyConfig, check_models, load_config
 from patchwire.proxy.errors import from_http, from_patchwire, json_error
 from patchwire.proxy.server import GuardedAppRunner
 from patchwire.proxy.state import STATE, ProxyState, record_of, start_record
-from patchwire.ratelimit import RateGate
+from patchwire.ratelimit import MAX_BACK_OFF, RateGate
 from patchwire.redis_limits import RedisLimits
 from patchwire.router import Router
 from patchwire.safetext import escape
@@ -61,9 +61,13 @@ def create_app(
     check_models(config, plugins)
     shared = RedisLimits(config.redis_url) if config.redis_url is not None else None
     gate = None
-    if config.rpm is not None or config.max_in_flight is not None or shared is not None:
+    if any(v is not None for v in (config.rpm, config.max_in_flight, shared, config.max_back_off)):
         gate = RateGate(
-            per_minute=config.rpm, in_flight=config.max_in_flight, burst=config.rpm_burst, shared=shared
+            per_minute=config.rpm,
+            in_flight=config.max_in_flight,
+            burst=config.rpm_burst,
+            shared=shared,
+            max_back_off=config.max_back_off or MAX_BACK_OFF,
         )
     router = Router(
         plugins=plugins,

@@ -123,6 +123,7 @@ ROUTER_KEYS = (
     "timeout",
     "rpm",
     "max_in_flight",
+    "max_back_off",
     "num_retries",
     "fallbacks",
     "allowed_fails",
@@ -148,6 +149,8 @@ class ProxyConfig:
     timeout: float = DEFAULT_TIMEOUT
     rpm: float | None = None
     max_in_flight: int | None = None
+    #: The longest an upstream's Retry-After may pause calls (seconds); None: the library's default.
+    max_back_off: float | None = None
     #: Timeouts, connection caps, per-key limits and allowed origins/hosts for clients.
     client_limits: ClientLimits = attrs.field(factory=ClientLimits)
     rpm_burst: int | None = None
@@ -228,13 +231,13 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
     _check_keys(where, "general_settings", general, GENERAL_KEYS, ignored=None)
     keys: list[str] = []
     if general.get("master_key") is not None:
-        keys.append(_secret(where, "general_settings", "master_key", general["master_key"]))
+        keys.append(_key(where, "general_settings", "master_key", general["master_key"]))
     raw_keys = data.get("keys")
     if raw_keys is not None:
         if not isinstance(raw_keys, list):
             raise where.error(None, "keys", "must be a list of API keys (strings)")
         for i, key in enumerate(raw_keys):
-            keys.append(_secret(where, None, f"keys[{i}]", key))
+            keys.append(_key(where, None, f"keys[{i}]", key))
     size_mb = _number(where, "general_settings", "max_request_size_mb", general.get("max_request_size_mb"))
 
     router = _section(where, data, "router_settings")
@@ -270,6 +273,7 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         timeout=timeout or DEFAULT_TIMEOUT,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
         max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        max_back_off=_number(where, "router_settings", "max_back_off", router.get("max_back_off")),
         client_limits=_client_limits(where, general, keyless=not keys),
         rpm_burst=_integer(where, "router_settings", "rpm_burst", router.get("rpm_burst")),
         redis_url=_redis(where, router),
@@ -434,7 +438,7 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> tuple
             "missing; give the provider model, e.g. replicate/meta/meta-llama-3-8b-instruct",
         )
     api_key = own.get("api_key")
-    api_key = None if api_key is None else _secret(where, label, f"{key}.api_key", api_key)
+    api_key = None if api_key is None else _key(where, label, f"{key}.api_key", api_key)
     api_base = own.get("api_base")
     if api_base is not None:
         api_base = _env_string(where, label, f"{key}.api_base", api_base)
@@ -596,6 +600,17 @@ def _fallbacks(where: _Where, raw: Any, routes: Mapping[str, Any]) -> dict[str, 
                     )
             out[alias] = (*out.get(alias, ()), *chain)
     return out
+
+
+def _key(where: _Where, entry: str | None, field: str, value: Any) -> str:
+    """An API key: a secret (see ``_secret``) of visible ASCII only — a line break or control character
+    would never match a request's header, or would break the upstream request."""
+    key = _secret(where, entry, field, value)
+    if not re.fullmatch(r"[\x21-\x7e]+", key):
+        raise where.error(
+            entry, field, "contains a space, a line break or another control or non-ASCII character"
+        )
+    return key
 
 
 def _number(where: _Where, entry: str | None, field: str, value: Any) -> float | None:

@@ -6,6 +6,7 @@ message from this body, so every error the proxy answers with goes through here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ _HTTP_TYPES = {
 }
 
 
+#: The longest Retry-After the proxy tells a client (an upstream's hint may be anything).
+MAX_RETRY_AFTER = 3600
 #: The longest error message the proxy sends.
 MAX_MESSAGE = 2000
 #: The longest ``param`` (a field name, which a client may choose) an error names.
@@ -68,8 +71,8 @@ def patchwire_error_dict(exc: PatchwireError, hide: Sequence[str] = ()) -> dict[
 def from_patchwire(exc: PatchwireError, *, hide: Sequence[str] = ()) -> web.Response:
     """A patchwire error as its status and OpenAI-shaped body (429s keep their Retry-After)."""
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None and math.isfinite(exc.retry_after):
+        headers["Retry-After"] = str(max(1, min(round(exc.retry_after), MAX_RETRY_AFTER)))
     return web.Response(
         status=exc.status_code,
         body=orjson.dumps({"error": patchwire_error_dict(exc, hide)}),

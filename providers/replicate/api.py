@@ -27,7 +27,8 @@ import aiohttp
 import attrs
 
 from patchwire.errors import PatchwireError, ServiceUnavailableError
-from patchwire.ratelimit import RateGate
+from patchwire.ratelimit import RateGate, cap_back_off
+from patchwire.safetext import redact
 
 from .errors import http_error, retry_after
 from .transport import Answer, Lost, NotSent, TransportError, send
@@ -233,6 +234,8 @@ class Api:
                     )
                 elif status in rule.refused:
                     hint = retry_after(answer.headers, answer.json())
+                    if hint is not None:  # `inf` or an hour must not park the call, or the gate
+                        hint = cap_back_off(hint, self.gate)
                     error = http_error(
                         status, answer.body, answer.headers, what=what, prediction_id=prediction_id
                     )
@@ -251,7 +254,7 @@ class Api:
                 backoff = Backoff(base=rule.base, cap=rule.cap, max_attempts=tries)
             delay = backoff.next_delay(hint)
             if backoff.exhausted or loop.time() + delay >= deadline:
-                raise error
+                raise self._scrubbed(error)
             log.debug("patchwire: replicate %s %s: trying again in %.2fs", method, url, delay)
             if status == 429 and self.gate is not None:
                 self.gate.back_off(delay)  # one 429 slows every call through this gate, not just ours
@@ -268,6 +271,14 @@ class Api:
             )
         data: dict[str, Any] = answer.json()
         return data
+
+    def _scrubbed(self, error: PatchwireError) -> PatchwireError:
+        """``error`` without this call's key in its message (an upstream may echo it back)."""
+        key = self.auth["Authorization"].removeprefix("Bearer ")
+        if key and key in error.message:
+            error.message = redact(error.message, (key,))
+            error.args = (error.message,)
+        return error
 
     def _transport_error(
         self, exc: TransportError, url: str, what: str, prediction_id: str | None

@@ -21,6 +21,7 @@ from patchwire.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from patchwire.safetext import upstream_text
 
 KEY_HELP = "pass api_key=, or set REPLICATE_API_KEY or REPLICATE_API_TOKEN"
 
@@ -36,14 +37,15 @@ def json_or_none(body: bytes) -> Any:
 
 
 def detail_of(parsed: Any, body: bytes) -> str:
-    """The problem's ``detail`` (or ``title``), else a short excerpt of the body."""
+    """The problem's ``detail`` (or ``title``), else a short excerpt of the body — with any key in it
+    redacted (an upstream that echoes request headers would hand the key to whoever reads the error)."""
     if isinstance(parsed, Mapping):
         for key in ("detail", "title", "error"):
             value = parsed.get(key)
             if isinstance(value, str) and value.strip():
-                return value.strip()
-    text = body[:300].decode("utf-8", "replace").strip()
-    return text or "(no body)"
+                return upstream_text(value.strip())
+    text = body[:4000].decode("utf-8", "replace").strip()
+    return upstream_text(text) if text else "(no body)"
 
 
 def retry_after(headers: Mapping[str, str], parsed: Any) -> float | None:
@@ -114,7 +116,7 @@ def prediction_error(prediction: Mapping[str, Any], model: str) -> ProviderError
     status = prediction.get("status")
     pid = prediction.get("id")
     if status == "failed":
-        error = prediction.get("error") or "no error message"
+        error = upstream_text(str(prediction.get("error") or "no error message"))
         return ProviderError(
             f"{model}: prediction {pid} failed: {error}",
             provider="replicate",

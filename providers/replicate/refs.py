@@ -28,8 +28,9 @@ PROVIDER = "replicate"
 
 # Replicate owner and model names: letters, digits, '-', '_', '.'; version ids: the same set.
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-_SEGMENT_RE = re.compile(rf"^{_SEGMENT}$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Matched with fullmatch: "$" would also accept a trailing newline ("owner\n").
+_SEGMENT_RE = re.compile(_SEGMENT)
+HEX64 = re.compile(r"[0-9a-f]{64}")
 
 _EXAMPLES = (
     "use 'replicate/owner/name' (e.g. 'replicate/meta/meta-llama-3-8b-instruct'), "
@@ -44,13 +45,15 @@ def _bad(raw: str, why: str) -> BadRequestError:
 
 
 def _check(raw: str, value: str, what: str) -> str:
-    if not _SEGMENT_RE.match(value):
+    if not _SEGMENT_RE.fullmatch(value):
         raise _bad(raw, f"{what} {show(value)} must be letters, digits, '-', '_' or '.'")
     return value
 
 
 def parse_ref(raw: str) -> ModelRef:
     """The reference after ``replicate/`` as a ModelRef; ``BadRequestError`` if it is malformed."""
+    if not raw.isprintable():
+        raise _bad(show(raw)[1:-1], "it holds a control character (a line break, NUL, ...)")
     text = raw.strip()
     if not text:
         raise _bad(raw, "it is empty")

@@ -20,7 +20,9 @@ from typing import Any
 import aiohttp
 
 from patchwire import debug
-from patchwire.errors import ProviderError
+from patchwire.errors import ProviderError, ResponseTooLargeError
+from patchwire.http import read_capped
+from patchwire.safetext import upstream_text
 from patchwire.sse import ServerSentEvent, SSEDecoder
 
 from .api import CONNECT_TIMEOUT, Backoff, sleep_before
@@ -197,7 +199,7 @@ class OutputFollower:
     def _fail(self, data: str) -> None:
         self.done = True
         job = self.job
-        detail = _json_field(data, "detail") or data or "no error message"
+        detail = upstream_text(_json_field(data, "detail") or data or "no error message")
         job.observe({"status": "failed"})
         raise ProviderError(
             f"{job.label}: prediction {job.prediction_id} failed: {detail}",
@@ -229,6 +231,10 @@ class OutputFollower:
         return batch
 
 
+#: What of a refused stream's answer is read (for its error message).
+ERROR_BODY_LIMIT = 64 * 1024
+
+
 def _json_field(data: str, key: str) -> Any:
     parsed = json_or_none(data.encode()) if data.startswith("{") else None
     return parsed.get(key) if isinstance(parsed, Mapping) else None
@@ -236,8 +242,8 @@ def _json_field(data: str, key: str) -> Any:
 
 async def _read_quietly(resp: aiohttp.ClientResponse) -> bytes:
     try:
-        return await resp.read()
-    except (aiohttp.ClientError, OSError):
+        return await read_capped(resp, ERROR_BODY_LIMIT)
+    except (aiohttp.ClientError, OSError, ResponseTooLargeError):
         return b""
     finally:
         resp.release()

@@ -17,6 +17,7 @@ import orjson
 
 from patchwire import debug
 from patchwire.errors import BadRequestError
+from patchwire.http import read_capped
 
 from .errors import json_or_none
 
@@ -98,7 +99,7 @@ async def send(
         started = time.monotonic()
     try:
         async with session.request(method, url, headers=headers, data=body, timeout=timeout) as resp:
-            body = await resp.read()
+            body = await read_capped(resp)
             if verbose:
                 answer = _logged_json(body) if resp.status < 300 else None
                 debug.log_answer("replicate", method, url, resp.status, answer, time.monotonic() - started)
