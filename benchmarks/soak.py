@@ -14,7 +14,7 @@ every prediction is traced back to the call that made it. A run passes when:
 - no prediction is left running once the calls are done.
 
 Modes: ``wait`` (create with ``Prefer: wait``, then poll), ``poll`` (``prefer_wait=0``: create and poll
-at once), ``stream`` (server-sent events, resumed after a cut). ``tests/test_resilience_faults.py``
+at once), ``stream`` (server-sent events, resumed after a cut). ``tests/resilience/test_faults_resilience.py``
 runs the same checks at a reduced size in CI.
 """
 
@@ -32,7 +32,6 @@ from typing import Any
 import attrs
 
 import patchwire
-from patchwire.providers.replicate.provider import ReplicateProvider
 from patchwire.providers.replicate.simulator import Faults, ReplicateSimulator, SimulatorConfig
 
 MODEL = "replicate/meta/meta-llama-3-8b-instruct"
@@ -77,10 +76,9 @@ def soak_faults(retry_after: float = 1.0, seed: int = 0, scale: float = 1.0) -> 
 
 def make_router(mode: str, *, shared_back_off: bool = True) -> patchwire.Router:
     """A router whose Replicate provider works in ``mode`` (poll: ``prefer_wait=0``)."""
-    plugins = patchwire.Plugins()
-    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5))
     gate = patchwire.RateGate() if shared_back_off else None
-    return patchwire.Router(plugins=plugins, rate_gate=gate)
+    options = {"replicate": {"prefer_wait": 0 if mode == "poll" else 5}}
+    return patchwire.Router(provider_options=options, rate_gate=gate)
 
 
 async def _one_call(

@@ -148,7 +148,7 @@ def configure_providers(
             )
         try:
             configured[name] = with_options(**given)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise ConfigError(
                 f"provider_options.{name}: {exc}; see the provider's documentation for its options",
                 param=f"provider_options.{name}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -99,7 +100,8 @@ class Router:
         cooldowns: Cooldowns | None = None,
     ) -> None:
         self.plugins = plugins if plugins is not None else get_plugins()
-        self.provider_options = {name: dict(opts) for name, opts in (provider_options or {}).items()}
+        # Kept as given: configure_providers checks the shape (in _refresh, below).
+        self.provider_options = dict(provider_options or {})
         self.routes: dict[str, tuple[ModelRoute, ...]] = {
             name: tuple(rs) for name, rs in (routes or {}).items()
         }
@@ -309,6 +311,10 @@ class Router:
         bound = BoundFormatter(name=inner.name, models=(pattern,), inner=inner)
         self.plugins.register(_FormatterPlugin(bound), name=f"prompt-template:{pattern}")
 
+    def providers(self) -> dict[str, Provider]:
+        """The providers this router calls, by name, with its ``provider_options`` applied."""
+        return dict(self._current_providers())
+
     async def aclose(self) -> None:
         """Close this loop's HTTP session now (it is also closed when the loop ends)."""
         await self._sessions.close()
@@ -363,6 +369,10 @@ class Router:
         if not isinstance(stream, bool):
             raise BadRequestError(f"stream must be true or false, not {show(stream)}", param="stream")
         include_usage = _include_usage(params.pop("stream_options", None), stream)
+        if not isinstance(drop_params, bool):
+            raise BadRequestError(
+                f"drop_params must be true or false, not {show(drop_params)}", param="drop_params"
+            )
         if route is not None:
             params = {**route.params, **params}
             model_string = route.model
@@ -377,7 +387,12 @@ class Router:
             model_string = model
         if timeout is None:
             timeout = self.timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
             raise BadRequestError(
                 f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
             )

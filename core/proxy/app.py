@@ -61,10 +61,9 @@ def create_app(
     check_models(config, plugins)
     shared = RedisLimits(config.redis_url) if config.redis_url is not None else None
     gate = None
-    if any(v is not None for v in (config.rpm, config.max_in_flight, shared, config.max_back_off)):
+    if any(v is not None for v in (config.rpm, shared, config.max_back_off)):
         gate = RateGate(
             per_minute=config.rpm,
-            in_flight=config.max_in_flight,
             burst=config.rpm_burst,
             shared=shared,
             max_back_off=config.max_back_off or MAX_BACK_OFF,
@@ -76,6 +75,7 @@ def create_app(
         max_concurrency=config.max_concurrency,
         timeout=config.timeout,
         rate_gate=gate,
+        provider_options=config.provider_options,
         fallbacks=config.fallbacks,
         num_retries=config.num_retries,
         allowed_fails=config.allowed_fails,

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
-from patchwire.errors import PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
+from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
@@ -55,6 +55,28 @@ class ReplicateProvider:
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
+
+    #: What ``with_options`` takes (``Router(provider_options={"replicate": {...}})``).
+    OPTIONS = ("prefer_wait",)
+
+    def with_options(self, **options: Any) -> ReplicateProvider:
+        """A provider like this one with ``options`` set: ``prefer_wait`` (seconds a create waits for
+        the answer, 1-60; 0 creates without waiting and polls from the start)."""
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"provider_options.replicate: unknown option(s) {', '.join(unknown)}; the replicate "
+                f"provider takes {', '.join(self.OPTIONS)}",
+                param=f"provider_options.replicate.{unknown[0]}",
+            )
+        prefer_wait = options.get("prefer_wait", self.prefer_wait)
+        if isinstance(prefer_wait, bool) or not isinstance(prefer_wait, int) or not 0 <= prefer_wait <= 60:
+            raise ConfigError(
+                "provider_options.replicate.prefer_wait must be a whole number of seconds from 0 (create "
+                "without waiting, then poll) to 60",
+                param="provider_options.replicate.prefer_wait",
+            )
+        return ReplicateProvider(prefer_wait=prefer_wait)
 
     # -- Provider protocol ---------------------------------------------------------------------
 
@@ -107,14 +129,7 @@ class ReplicateProvider:
 
     async def complete(self, call: ProviderCall) -> ChatResponse:
         job = self._job(call)
-        slot = _slot(call.context)
-        if slot is not None:
-            await slot.acquire()
-        try:
-            prediction = await self._bounded(call, job, stream=False)
-        finally:
-            if slot is not None:
-                slot.release()
+        prediction = await self._bounded(call, job, stream=False)
         error = job.result_error(prediction)
         if error is not None:
             raise error
@@ -122,20 +137,12 @@ class ReplicateProvider:
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ChatChunk]:
         job = self._job(call)
-        slot = _slot(call.context)
-        if slot is not None:
-            await slot.acquire()
-        try:
-            prediction = await self._bounded(call, job, stream=True)
-            if job.status in TERMINAL:
-                error = job.result_error(prediction)
-                if error is not None:
-                    raise error
-        except BaseException:
-            if slot is not None:
-                slot.release()
-            raise
-        chunks = self._chunks(call, job, prediction, slot)
+        prediction = await self._bounded(call, job, stream=True)
+        if job.status in TERMINAL:
+            error = job.result_error(prediction)
+            if error is not None:
+                raise error
+        chunks = self._chunks(call, job, prediction)
         # Started here (its first chunk needs no I/O), so closing the stream before reading anything,
         # or dropping it, still runs its cleanup: an unstarted generator's aclose() does nothing.
         first = await chunks.__anext__()
@@ -227,7 +234,6 @@ class ReplicateProvider:
         call: ProviderCall,
         job: PredictionJob,
         prediction: dict[str, Any],
-        slot: asyncio.Semaphore | None,
     ) -> AsyncGenerator[ChatChunk, None]:
         maker = ChunkMaker(job.prediction_id or "", job.label)
         tokens = 0
@@ -259,22 +265,13 @@ class ReplicateProvider:
             if call.request.include_usage:
                 yield maker.usage(await self._stream_usage(job, prediction, call.inputs, tokens))
         finally:
-            try:
-                if not job.finished:
-                    await job.abandon()
-            finally:
-                if slot is not None:
-                    slot.release()
+            if not job.finished:
+                await job.abandon()
 
 
 def _counts_output(prediction: Mapping[str, Any]) -> bool:
     metrics = prediction.get("metrics")
     return isinstance(metrics, Mapping) and "output_token_count" in metrics
-
-
-def _slot(context: ProviderContext) -> asyncio.Semaphore | None:
-    gate = context.gate
-    return gate.slot() if gate is not None else None
 
 
 class _Started:

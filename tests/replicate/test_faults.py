@@ -18,7 +18,6 @@ from patchwire import (
     Timeout,
     UnknownOutcomeError,
 )
-from patchwire.providers.replicate.provider import ReplicateProvider
 from patchwire.providers.replicate.simulator import Faults
 
 MSGS = [{"role": "user", "content": "Hello"}]
@@ -28,9 +27,7 @@ LLAMA3 = "replicate/meta/meta-llama-3-8b-instruct"
 @pytest.fixture
 async def quick_router() -> Any:
     """A router whose Replicate provider holds creates for 1 s (``Prefer: wait=1``), not 5."""
-    plugins = patchwire.Plugins()
-    plugins.register_providers(ReplicateProvider(prefer_wait=1))
-    async with patchwire.Router(plugins=plugins) as router:
+    async with patchwire.Router(provider_options={"replicate": {"prefer_wait": 1}}) as router:
         yield router
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
 
@@ -266,6 +266,11 @@ async def test_reasoning_model_thinks_inline_first(
     assert text.startswith("<think>\n") and text.count("</think>") == 1
     thought, _, answer = text.removeprefix("<think>\n").partition("\n</think>\n\n")
     assert thought.strip() and answer.strip() and len(body["output"]) <= 12
+    async with http.get(body["urls"]["stream"]) as resp:
+        events = (await resp.text()).split("\n\n")
+    data = [[line[6:] for line in e.split("\n") if line.startswith("data: ")] for e in events]
+    streamed = ["\n".join(d) for e, d in zip(events, data, strict=True) if e.startswith("event: output")]
+    assert streamed == body["output"] and streamed[0] == "<think>\n"
 
 
 async def test_a_model_added_at_run_time_takes_the_same_shapes(
@@ -353,21 +358,6 @@ async def test_bad_uploads_are_refused(start_simulator: StartSimulator, http: ai
     assert (await upload(http, running.url, b"x", **many)).status == 400
     assert running.sim.files == {}
     assert (await upload(http, running.url, b"x" * 1000)).status == 201
-
-
-@pytest.fixture
-def replicate_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
-    replicate = pytest.importorskip("replicate")
-    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
-    clients: list[Any] = []
-
-    def make(base_url: str) -> Any:
-        clients.append(replicate.Client(api_token=TEST_KEY, base_url=base_url))
-        return clients[-1]
-
-    yield make
-    for client in clients:
-        client._client.close()
 
 
 async def test_official_client_uploads_a_file(
