@@ -106,6 +106,7 @@ REDIS_KEYS = ("redis_url", "redis_host", "redis_port", "redis_password", "redis_
 GENERAL_KEYS = (
     "master_key",
     "max_request_size_mb",
+    "metrics_public",
     # what one client may take (patchwire.proxy.limits.ClientLimits has the defaults)
     "client_header_timeout",
     "client_body_timeout",
@@ -158,6 +159,8 @@ class ProxyConfig:
     redis_url: str | None = attrs.field(default=None, repr=False)
     #: Start on local limits when that Redis cannot be reached (instead of refusing to start).
     redis_optional: bool = False
+    #: Serve ``/metrics`` without a key (for a scraper inside a trusted network).
+    metrics_public: bool = False
     #: Models tried, in order, after an alias's own deployments fail (``router_settings.fallbacks``).
     fallbacks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     #: Default retries of each request (``router_settings.num_retries``); None: the provider's policy.
@@ -287,6 +290,9 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         max_concurrency=_integer(where, "router_settings", "max_concurrency", router.get("max_concurrency")),
         timeout=timeout,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
+        metrics_public=bool(
+            _bool(where, "general_settings", "metrics_public", general.get("metrics_public"))
+        ),
         provider_options=_provider_options(where, router.get("provider_options")),
         max_back_off=_number(where, "router_settings", "max_back_off", router.get("max_back_off")),
         client_limits=_client_limits(where, general, keyless=not keys),
