@@ -26,7 +26,8 @@ MISSING = "replicate/acme/no-such-model"
 
 @pytest.fixture
 async def sim(start_simulator: Any) -> Any:
-    return await start_simulator(tokens=3, faults=Faults(retry_after=0))
+    # Injected 5xx are 500s: a 503 would be a refusal (retried), not a create of unknown outcome.
+    return await start_simulator(tokens=3, faults=Faults(retry_after=0, statuses_5xx=(500,)))
 
 
 def polling_plugins() -> patchwire.Plugins:
@@ -186,15 +187,22 @@ async def test_5xx_falls_back_and_the_failed_prediction_is_canceled(start_simula
     assert second.model == "mistralai/mistral-7b-instruct-v0.2" and response.id == second.id
 
 
-async def test_unknown_outcome_never_falls_back_unless_asked(router: patchwire.Router, sim: Any) -> None:
-    sim.sim.inject_fault("5xx", route="create", times=1)  # sent, unanswered, not found again
-    with pytest.raises(patchwire.UnknownOutcomeError):
-        await router.acompletion("llama-3", USER, fallbacks=["mistral-7b"])
-    assert not sim.sim.predictions  # mistral was never tried
-    sim.sim.inject_fault("5xx", route="create", times=1)
-    response = await router.acompletion(
-        "llama-3", USER, fallbacks=["mistral-7b"], fallback_on_unknown_outcome=True
-    )
+async def test_unknown_outcome_never_falls_back_unless_asked(start_simulator: Any) -> None:
+    # Every read of the prediction list fails, so a lost create can be neither found nor ruled out.
+    faults = Faults(rate_5xx=1.0, routes={"list"}, statuses_5xx=(500,), retry_after=0)
+    sim = await start_simulator(tokens=3, faults=faults)
+    routes = {
+        name: [patchwire.ModelRoute(model, api_base=sim.url, api_key=TEST_KEY)]
+        for name, model in (("llama-3", LLAMA), ("mistral-7b", MISTRAL))
+    }
+    kw: Any = {"fallbacks": ["mistral-7b"], "num_retries": 0, "timeout": 1.0}
+    async with patchwire.Router(routes=routes) as router:
+        sim.sim.inject_fault("5xx", route="create", times=1)  # sent, and unanswered
+        with pytest.raises(patchwire.UnknownOutcomeError):
+            await router.acompletion("llama-3", USER, **kw)
+        assert not sim.sim.predictions  # mistral was never tried
+        sim.sim.inject_fault("5xx", route="create", times=1)
+        response = await router.acompletion("llama-3", USER, fallback_on_unknown_outcome=True, **kw)
     (prediction,) = sim.sim.predictions.values()
     assert prediction.model == "mistralai/mistral-7b-instruct-v0.2" and response.id == prediction.id
 
