@@ -16,8 +16,8 @@ from patchwire import InputSchema, InputSpec
 
 #: A conversation input: an array of ``{role, content}`` objects.
 MESSAGES = "messages"
-#: A system prompt input, by preference.
-SYSTEM_INPUTS = ("system_prompt", "system_instruction", "system_message", "system")
+#: A system prompt input, by preference (``instructions`` is the Responses API's name for it).
+SYSTEM_INPUTS = ("system_prompt", "system_instruction", "system_message", "system", "instructions")
 #: The longest output, by preference: the newest name first (Llama 3's schema has both max_tokens
 #: and the deprecated max_new_tokens; it must get max_tokens).
 MAX_TOKEN_INPUTS = (
