@@ -109,7 +109,7 @@ class ReplicateProvider:
         job = self._job(call)
         slot = _slot(call.context)
         if slot is not None:
-            await slot.acquire()
+            await _acquire_slot(slot, call)
         try:
             prediction = await self._bounded(call, job, stream=False)
         finally:
@@ -124,7 +124,7 @@ class ReplicateProvider:
         job = self._job(call)
         slot = _slot(call.context)
         if slot is not None:
-            await slot.acquire()
+            await _acquire_slot(slot, call)
         try:
             prediction = await self._bounded(call, job, stream=True)
             if job.status in TERMINAL:
@@ -154,6 +154,15 @@ class ReplicateProvider:
                 return prediction
         except TimeoutError:
             await job.abandon()
+            late = _succeeded_create(job)
+            if late is not None and not stream:
+                # The deadline passed while the create was on its way, and it came back done: the
+                # output exists (and is billed), so it is the answer, not a "canceled" that never was.
+                log.info(
+                    "patchwire: replicate prediction %s succeeded just after the deadline; returning it",
+                    job.prediction_id,
+                )
+                return late
             raise self._timeout(call, job) from None
         except BaseException:
             await job.abandon()
@@ -203,11 +212,13 @@ class ReplicateProvider:
         return usage_of(prediction, inputs, "")
 
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
-        where = (
-            f" (prediction {job.prediction_id}, last status {job.status}, now canceled)"
-            if job.prediction_id
-            else ""
-        )
+        if job.prediction_id is None:
+            where = " (no prediction was made)"
+        elif job.status in TERMINAL:
+            # It ended on its own, just too late: say how, never "canceled" for what finished.
+            where = f" (prediction {job.prediction_id} ended {job.status} after the deadline)"
+        else:
+            where = f" (prediction {job.prediction_id}, last status {job.status}; cancel requested)"
         return Timeout(
             f"{job.label} did not finish within timeout={call.request.timeout:g}s{where}; pass a "
             "larger timeout= (a cold boot can take minutes)",
@@ -258,6 +269,30 @@ class ReplicateProvider:
             finally:
                 if slot is not None:
                     slot.release()
+
+
+def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
+    """The create's answer when it came back with the prediction already succeeded."""
+    task = job.create_task
+    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    prediction = task.result()
+    return prediction if prediction.get("status") == "succeeded" else None
+
+
+async def _acquire_slot(slot: asyncio.Semaphore, call: ProviderCall) -> None:
+    """Wait for a place among the gate's predictions in flight, within the call's deadline."""
+    try:
+        async with asyncio.timeout_at(call.context.deadline):
+            await slot.acquire()
+    except TimeoutError:
+        gate = call.context.gate
+        raise Timeout(
+            f"replicate/{call.request.ref.raw}: no free slot within timeout={call.request.timeout:g}s "
+            f"(the rate gate's in_flight={gate.in_flight if gate else '?'} predictions were running all "
+            "that time); raise it (router_settings.max_in_flight), or the timeout",
+            provider="replicate",
+        ) from None
 
 
 def _slot(context: ProviderContext) -> asyncio.Semaphore | None:
