@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
+from patchwire.breaker import CircuitBreaker
 from patchwire.errors import PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
@@ -52,6 +53,8 @@ class ReplicateProvider:
         self._claims = Claims()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
+        #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
+        self._breakers: dict[str, CircuitBreaker] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -69,7 +72,14 @@ class ReplicateProvider:
         base = Links(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
-        api = Api(context.session, key, deadline=budget_end, gate=None, label=f"replicate/{ref.raw}")
+        api = Api(
+            context.session,
+            key,
+            deadline=budget_end,
+            gate=None,
+            label=f"replicate/{ref.raw}",
+            breaker=self._breaker(base),
+        )
         try:
             async with asyncio.timeout_at(budget_end):
                 body = await self._read_schema(api, base + path, ref)
@@ -179,7 +189,12 @@ class ReplicateProvider:
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
         api = Api(
-            context.session, key, deadline=context.deadline, gate=context.gate, label=f"replicate/{ref.raw}"
+            context.session,
+            key,
+            deadline=context.deadline,
+            gate=context.gate,
+            label=f"replicate/{ref.raw}",
+            breaker=self._breaker(links.base),
         )
         creation = Creation(
             api=api,
@@ -191,6 +206,13 @@ class ReplicateProvider:
             remember=self._remember_version,
         )
         return PredictionJob(api=api, links=links, claims=self._claims, creation=creation)
+
+    def _breaker(self, base: str) -> CircuitBreaker:
+        """The circuit breaker of one API base, shared by this provider's calls."""
+        breaker = self._breakers.get(base)
+        if breaker is None:
+            breaker = self._breakers[base] = CircuitBreaker()
+        return breaker
 
     def _remember_version(self, base: str, target: CreateTarget) -> None:
         """A model found to run only by version: this provider's later calls create there at once."""
