@@ -13,22 +13,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from fakes import FakeProvider, Formatter, Plugin
+from collections.abc import Sequence
 
 import patchwire
 from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.testing import RecordingProvider, plugin
 from patchwire.types import ChatRequest, Message
 
 MESSAGES = [{"role": "system", "content": "Be a good human!"}, {"role": "user", "content": "Hi"}]
 
 
-class NullProvider(FakeProvider):
+class PlainFormatter:
+    """The cheapest formatter: the messages' texts joined, so the figure is the core's, not a format's."""
+
+    name = "plain"
+    models = ("*",)
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return "|".join(m.text for m in messages)
+
+
+class NullProvider(RecordingProvider):
     async def complete(self, call: ProviderCall) -> patchwire.ChatResponse:  # no call log: no growth
         return patchwire.ChatResponse(
             id="x",
@@ -54,7 +60,7 @@ async def baseline(provider: NullProvider, calls: int) -> float:
 
 async def through_router(provider: NullProvider, calls: int) -> float:
     plugins = patchwire.Plugins()  # the installed plugins too: the real mapper chain runs
-    plugins.register(Plugin(providers=[provider], formatters=[Formatter("plain", ["*"])]), "bench")
+    plugins.register(plugin(providers=[provider], formatters=[PlainFormatter()]), "bench")
     async with patchwire.Router(plugins=plugins) as router:
         await router.acompletion("fake/acme/chat", MESSAGES, max_tokens=20, format="plain")  # warm
         start = time.perf_counter()

@@ -14,7 +14,7 @@ every prediction is traced back to the call that made it. A run passes when:
 - no prediction is left running once the calls are done.
 
 Modes: ``wait`` (create with ``Prefer: wait``, then poll), ``poll`` (``prefer_wait=0``: create and poll
-at once), ``stream`` (server-sent events, resumed after a cut). ``tests/test_resilience_faults.py``
+at once), ``stream`` (server-sent events, resumed after a cut). ``tests/resilience/test_faults_resilience.py``
 runs the same checks at a reduced size in CI.
 """
 

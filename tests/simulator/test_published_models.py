@@ -266,6 +266,11 @@ async def test_reasoning_model_thinks_inline_first(
     assert text.startswith("<think>\n") and text.count("</think>") == 1
     thought, _, answer = text.removeprefix("<think>\n").partition("\n</think>\n\n")
     assert thought.strip() and answer.strip() and len(body["output"]) <= 12
+    async with http.get(body["urls"]["stream"]) as resp:
+        events = (await resp.text()).split("\n\n")
+    data = [[line[6:] for line in e.split("\n") if line.startswith("data: ")] for e in events]
+    streamed = ["\n".join(d) for e, d in zip(events, data, strict=True) if e.startswith("event: output")]
+    assert streamed == body["output"] and streamed[0] == "<think>\n"
 
 
 async def test_a_model_added_at_run_time_takes_the_same_shapes(

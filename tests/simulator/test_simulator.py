@@ -32,7 +32,7 @@ TOKEN = "r8_sim-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LLAMA3 = "/v1/models/meta/meta-llama-3-8b-instruct/predictions"
 LLAMA2_V = "02e509c789964a7ea8736978a43525956ef40397be9033abf9fd2badfe68c9e3"
-SEED_V = "2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
+LITELLM_EXAMPLE_V = "2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
 FLAN_T5_XL_V = "7a216605843d87f5426a10d2cc6940485a232336ed04d655ef86b91e020e9210"
 TERMINAL = {"succeeded", "failed", "canceled", "aborted"}
 
@@ -152,7 +152,7 @@ async def test_create_official_model_fresh_shape_then_polls_to_succeeded(
     ("version", "model", "expected_version"),
     [
         (LLAMA2_V, "meta/llama-2-70b-chat", LLAMA2_V),
-        (f"meta/llama-2-70b-chat:{SEED_V}", "meta/llama-2-70b-chat", SEED_V),
+        (f"meta/llama-2-70b-chat:{LITELLM_EXAMPLE_V}", "meta/llama-2-70b-chat", LITELLM_EXAMPLE_V),
         ("meta/llama-2-70b-chat", "meta/llama-2-70b-chat", LLAMA2_V),
         ("custom-llm-version-id", "acme/custom-llm", "custom-llm-version-id"),
     ],
@@ -529,8 +529,8 @@ async def test_model_and_versions(start: Start, http: aiohttp.ClientSession) -> 
     props = schemas["Input"]["properties"]
     assert {"max_tokens", "min_tokens", "prompt_template", "system_prompt", "presence_penalty"} <= set(props)
     llama2 = await get(http, url + "/v1/models/meta/llama-2-70b-chat/versions")
-    assert [v["id"] for v in llama2["results"]][:2] == [LLAMA2_V, SEED_V]
-    version = await get(http, f"{url}/v1/models/meta/llama-2-70b-chat/versions/{SEED_V}")
+    assert [v["id"] for v in llama2["results"]][:2] == [LLAMA2_V, LITELLM_EXAMPLE_V]
+    version = await get(http, f"{url}/v1/models/meta/llama-2-70b-chat/versions/{LITELLM_EXAMPLE_V}")
     props = version["openapi_schema"]["components"]["schemas"]["Input"]["properties"]
     assert "max_new_tokens" in props and "stop_sequences" in props and "prompt_template" not in props
     vicuna = await get(http, url + "/v1/models/replicate/vicuna-13b")
