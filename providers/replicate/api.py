@@ -201,7 +201,7 @@ class Api:
                 answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
             except TransportError as exc:
                 self.sending = False
-                if self.breaker is not None and isinstance(exc, NotSent):
+                if self.breaker is not None and isinstance(exc, NotSent) and exc.refused:
                     self.breaker.failed()
                 log.debug("patchwire: replicate %s %s failed: %s", method, url, exc.reason)
                 if isinstance(exc, Lost) and not rule.resend_lost:
