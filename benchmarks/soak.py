@@ -9,7 +9,8 @@ every prediction is traced back to the call that made it. A run passes when:
 
 - every call returned the prediction's complete output (compared with the simulator's own chunks), or
   raised a typed patchwire error with a message (never a raw aiohttp/asyncio exception);
-- no call made more than one prediction (a create of unknown outcome is looked up, never resent), and
+- no call made more than one prediction (a create of unknown outcome is looked up, and sent again only
+  once the prediction list proves it made none), and
   the simulator's count of created predictions equals the number of calls that made one;
 - no prediction is left running once the calls are done.
 
@@ -32,7 +33,6 @@ from typing import Any
 import attrs
 
 import patchwire
-from patchwire.providers.replicate.provider import ReplicateProvider
 from patchwire.providers.replicate.simulator import Faults, ReplicateSimulator, SimulatorConfig
 
 MODEL = "replicate/meta/meta-llama-3-8b-instruct"
@@ -77,10 +77,9 @@ def soak_faults(retry_after: float = 1.0, seed: int = 0, scale: float = 1.0) -> 
 
 def make_router(mode: str, *, shared_back_off: bool = True) -> patchwire.Router:
     """A router whose Replicate provider works in ``mode`` (poll: ``prefer_wait=0``)."""
-    plugins = patchwire.Plugins()
-    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5))
     gate = patchwire.RateGate() if shared_back_off else None
-    return patchwire.Router(plugins=plugins, rate_gate=gate)
+    options = {"replicate": {"prefer_wait": 0 if mode == "poll" else 5}}
+    return patchwire.Router(provider_options=options, rate_gate=gate)
 
 
 async def _one_call(

@@ -12,7 +12,7 @@ import argparse
 
 from patchwire.providers.replicate.bench import report as bench_report
 from patchwire.providers.replicate.bench import run as bench
-from patchwire.providers.replicate.bench.config import BenchConfig, check, parse_concurrency
+from patchwire.providers.replicate.bench.config import parse_concurrency
 
 
 def main() -> None:
@@ -22,19 +22,13 @@ def main() -> None:
     parser.add_argument("--token-interval", type=float, default=0.02)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    reports = []
-    for c in parse_concurrency(args.concurrency):
-        config = check(
-            BenchConfig(
-                requests=min(args.requests, 50 * c),
-                concurrency=(c,),
-                mode="stream",
-                token_interval=args.token_interval,
-                repeat=args.repeat,
-            )
-        )
-        reports.append(bench.run(config))
-    merged = {**reports[0], "runs": [run for r in reports for run in r["runs"]]}
+    merged = bench.sweep(
+        parse_concurrency(args.concurrency),
+        args.requests,
+        mode="stream",
+        token_interval=args.token_interval,
+        repeat=args.repeat,
+    )
     print(bench_report.render(merged), end="")
 
 

@@ -13,7 +13,7 @@ import argparse
 
 from patchwire.providers.replicate.bench import report as bench_report
 from patchwire.providers.replicate.bench import run as bench
-from patchwire.providers.replicate.bench.config import BenchConfig, check, parse_concurrency
+from patchwire.providers.replicate.bench.config import parse_concurrency
 
 
 def main() -> None:
@@ -25,24 +25,14 @@ def main() -> None:
     parser.add_argument("--plot", default=None)
     parser.add_argument("--litellm-python", default=None)
     args = parser.parse_args()
-    reports = []
-    for c in parse_concurrency(args.concurrency):
-        config = check(
-            BenchConfig(
-                requests=min(args.requests, 50 * c),
-                concurrency=(c,),
-                mode=args.mode,
-                repeat=args.repeat,
-                compare=("litellm",) if args.litellm_python else (),
-            )
-        )
-        reports.append(bench.run(config, litellm_python=args.litellm_python))
-    merged = {**reports[0], "runs": [run for r in reports for run in r["runs"]]}
-    merged["config"] = {
-        **merged["config"],
-        "requests": args.requests,
-        "concurrency": [run["concurrency"] for run in merged["runs"]],
-    }
+    merged = bench.sweep(
+        parse_concurrency(args.concurrency),
+        args.requests,
+        litellm_python=args.litellm_python,
+        mode=args.mode,
+        repeat=args.repeat,
+        compare=("litellm",) if args.litellm_python else (),
+    )
     print(bench_report.render(merged), end="")
     if args.plot:
         from patchwire.providers.replicate.bench.plot import plot

@@ -59,18 +59,17 @@ class SharedLimits(Protocol):
 
 
 class RateGate:
-    """Predictions per minute (a token bucket of ``burst``), predictions in flight, a shared back-off.
+    """Predictions per minute (a token bucket of ``burst``) and a shared back-off.
 
     ``shared`` keeps the per-minute budget and the back-off in a store several processes use (under
-    ``name``); without ``per_minute`` only the back-off is shared. The in-flight limit is always this
-    process's own.
+    ``name``); without ``per_minute`` only the back-off is shared. How many calls run at once is the
+    router's one concurrency limit (``Router(max_concurrency=...)``), not the gate's.
     """
 
     def __init__(
         self,
         *,
         per_minute: float | None = None,
-        in_flight: int | None = None,
         burst: int | None = None,
         shared: SharedLimits | None = None,
         name: str = "creates",
@@ -78,14 +77,11 @@ class RateGate:
     ) -> None:
         if per_minute is not None and (isinstance(per_minute, bool) or not per_minute > 0):
             raise ValueError("per_minute must be a positive number")
-        if in_flight is not None and (isinstance(in_flight, bool) or not in_flight > 0):
-            raise ValueError("in_flight must be a positive integer")
         if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst <= 0):
             raise ValueError("burst must be a positive integer")
         if isinstance(max_back_off, bool) or not (0 < max_back_off < math.inf):
             raise ValueError("max_back_off must be a positive, finite number of seconds")
         self.per_minute = per_minute
-        self.in_flight = in_flight
         #: The longest any one back-off (a 429's Retry-After) pauses the gate.
         self.max_back_off = float(max_back_off)
         self.burst = burst if burst is not None else max(1, min(int(per_minute or 0), 10))
@@ -101,15 +97,10 @@ class RateGate:
         self._bucket_lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def __repr__(self) -> str:
         shared = f", shared={self.shared.describe()}" if self.shared is not None else ""
-        return (
-            f"RateGate(per_minute={self.per_minute}, in_flight={self.in_flight}, burst={self.burst}{shared})"
-        )
+        return f"RateGate(per_minute={self.per_minute}, burst={self.burst}{shared})"
 
     @property
     def sharing(self) -> bool:
@@ -193,13 +184,3 @@ class RateGate:
             log.warning("patchwire: shared rate limits at %s are back; sharing again", shared.describe())
             self._shared_down_until = 0.0
         return delay
-
-    def slot(self) -> asyncio.Semaphore | None:
-        """The in-flight semaphore for the running loop, or None when in-flight is unlimited."""
-        if self.in_flight is None:
-            return None
-        loop = asyncio.get_running_loop()
-        sem = self._slots.get(loop)
-        if sem is None:
-            sem = self._slots[loop] = asyncio.Semaphore(self.in_flight)
-        return sem

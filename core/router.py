@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from patchwire.errors import (
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, MapCall, Provider, ProviderCall, ProviderContext
+from patchwire.interfaces import CallResult, Provider, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
 from patchwire.pipeline import (
     BoundFormatter,
@@ -38,6 +39,7 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
+from patchwire.shaping import build_inputs
 from patchwire.stream import Stream
 from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
@@ -83,7 +85,8 @@ class Router:
         provider_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.plugins = plugins if plugins is not None else get_plugins()
-        self.provider_options = {name: dict(opts) for name, opts in (provider_options or {}).items()}
+        # Kept as given: configure_providers checks the shape (in _refresh, below).
+        self.provider_options = dict(provider_options or {})
         self.routes: dict[str, tuple[ModelRoute, ...]] = {
             name: tuple(rs) for name, rs in (routes or {}).items()
         }
@@ -154,6 +157,38 @@ class Router:
         reaches the model as written, with no chat format; the answer is a ``text_completion``."""
         return await atext_completion(self, model, prompt, stream=stream, **kwargs)
 
+    async def prepare(
+        self,
+        /,
+        model: str,
+        messages: Iterable[Any],
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        format: str | None = None,
+        drop_params: bool = False,
+        **params: Any,
+    ) -> tuple[Pipeline, InputSchema | None, ProviderCall]:
+        """What ``acompletion`` with these arguments would hand its provider, without calling it: the
+        model's pipeline, its input schema (fetched as for a call) and the call with its inputs.
+        ``patchwire inspect`` shows it; a test can assert on it."""
+        route = self._route(model)
+        request, pipeline = self._request(
+            model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
+        )
+        context = ProviderContext(
+            session=self._sessions.get(),
+            api_key=request.api_key,
+            api_base=request.api_base,
+            deadline=asyncio.get_running_loop().time() + request.timeout,
+            gate=self.rate_gate,
+        )
+        call = await self._call(pipeline, request, context)
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        return pipeline, cached[0] if cached is not None else None, call
+
     def register_prompt_template(
         self,
         model: str,
@@ -172,6 +207,10 @@ class Router:
         inner = template_formatter(self.plugins, f"custom:{pattern}", template)
         bound = BoundFormatter(name=inner.name, models=(pattern,), inner=inner)
         self.plugins.register(_FormatterPlugin(bound), name=f"prompt-template:{pattern}")
+
+    def providers(self) -> dict[str, Provider]:
+        """The providers this router calls, by name, with its ``provider_options`` applied."""
+        return dict(self._current_providers())
 
     async def aclose(self) -> None:
         """Close this loop's HTTP session now (it is also closed when the loop ends)."""
@@ -227,6 +266,10 @@ class Router:
         if not isinstance(stream, bool):
             raise BadRequestError(f"stream must be true or false, not {show(stream)}", param="stream")
         include_usage = _include_usage(params.pop("stream_options", None), stream)
+        if not isinstance(drop_params, bool):
+            raise BadRequestError(
+                f"drop_params must be true or false, not {show(drop_params)}", param="drop_params"
+            )
         if route is not None:
             params = {**route.params, **params}
             model_string = route.model
@@ -241,7 +284,12 @@ class Router:
             model_string = model
         if timeout is None:
             timeout = self.timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
             raise BadRequestError(
                 f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
             )
@@ -313,26 +361,7 @@ class Router:
 
         backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
         try:
-            inputs: dict[str, Any] = {}
-            if pipeline.formatter is not None:
-                inputs["prompt"] = pipeline.render(request.messages)
-            cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
-            if cached is not None and cached[0] is not None:
-                schema: InputSchema | None = cached[0]
-            else:
-                schema = await self._schema(pipeline, context)
-            mapping = MapCall(
-                ref=pipeline.ref,
-                schema=schema,
-                params=dict(request.params),
-                inputs=inputs,
-                drop_params=request.drop_params,
-                formatter=pipeline.formatter,
-            )
-            for mapper in pipeline.mappers:
-                mapper.map(mapping)
-            inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
-            call = ProviderCall(request=request, inputs=inputs, context=context)
+            call = await self._call(pipeline, request, context)
             invoke = pipeline.call_stream if request.stream else pipeline.call_complete
             return await invoke(call)
         except PatchwireError:
@@ -354,6 +383,16 @@ class Router:
             ) from None
         finally:
             backstop.cancel()
+
+    async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
+        """The call as it reaches the provider: the conversation placed by the shapers, the
+        parameters mapped, by the model's schema where it is known."""
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        if cached is not None and cached[0] is not None:
+            schema: InputSchema | None = cached[0]
+        else:
+            schema = await self._schema(pipeline, context)
+        return ProviderCall(request=request, inputs=build_inputs(pipeline, request, schema), context=context)
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:

@@ -24,6 +24,7 @@ from aiohttp import web
 from patchwire.errors import ConfigError, PatchwireError, Timeout
 from patchwire.manager import Plugins, get_plugins
 from patchwire.proxy import handlers
+from patchwire.proxy import metrics as proxy_metrics
 from patchwire.proxy.auth import KeyChecker, bearer_token
 from patchwire.proxy.browser import (
     check_origin,
@@ -61,10 +62,9 @@ def create_app(
     check_models(config, plugins)
     shared = RedisLimits(config.redis_url) if config.redis_url is not None else None
     gate = None
-    if any(v is not None for v in (config.rpm, config.max_in_flight, shared, config.max_back_off)):
+    if any(v is not None for v in (config.rpm, shared, config.max_back_off)):
         gate = RateGate(
             per_minute=config.rpm,
-            in_flight=config.max_in_flight,
             burst=config.rpm_burst,
             shared=shared,
             max_back_off=config.max_back_off or MAX_BACK_OFF,
@@ -76,6 +76,7 @@ def create_app(
         max_concurrency=config.max_concurrency,
         timeout=config.timeout,
         rate_gate=gate,
+        provider_options=config.provider_options,
     )
     state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
     app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])
@@ -89,6 +90,7 @@ def create_app(
     app.router.add_get("/health/liveness", handlers.health)
     app.router.add_get("/health/liveliness", handlers.health)  # LiteLLM's spelling
     app.router.add_get("/health/readiness", handlers.readiness)
+    state.metrics = proxy_metrics.install(app, plugins)
     app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close_router)
@@ -147,6 +149,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     finally:
         if task is not None:
             state.in_flight.discard(task)
+        proxy_metrics.count(state, request, record.model, status, loop.time() - started)
         # Never the headers or the body: they hold keys and prompts. The path is the client's: escaped.
         log.info(
             "%s %s %s model=%s duration=%.3fs prediction=%s%s",
@@ -172,7 +175,10 @@ async def _answer(state: ProxyState, request: web.Request, handler: Handler) -> 
     if request.method == "OPTIONS" and origin is not None:
         return preflight(origin)
     authorization = request.headers.get("Authorization")
-    if request.path not in PUBLIC_PATHS and not state.checker.allows(authorization):
+    public = request.path in PUBLIC_PATHS or (
+        request.path == proxy_metrics.PATH and state.config.metrics_public
+    )
+    if not public and not state.checker.allows(authorization):
         return json_error(
             401,
             "missing or wrong API key; send the proxy's key as 'Authorization: Bearer <key>' "

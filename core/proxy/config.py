@@ -37,7 +37,7 @@ import yaml
 
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
-from patchwire.pipeline import build_pipeline
+from patchwire.pipeline import build_pipeline, configure_providers, providers_by_name
 from patchwire.proxy.limits import ClientLimits
 from patchwire.redis_limits import redis_url
 from patchwire.router import DEFAULT_TIMEOUT, make_template
@@ -97,6 +97,7 @@ REDIS_KEYS = ("redis_url", "redis_host", "redis_port", "redis_password", "redis_
 GENERAL_KEYS = (
     "master_key",
     "max_request_size_mb",
+    "metrics_public",
     # what one client may take (patchwire.proxy.limits.ClientLimits has the defaults)
     "client_header_timeout",
     "client_body_timeout",
@@ -113,7 +114,8 @@ ROUTER_KEYS = (
     "max_concurrency",
     "timeout",
     "rpm",
-    "max_in_flight",
+    "max_in_flight",  # refused with a pointer to max_concurrency
+    "provider_options",
     "max_back_off",
     *REDIS_KEYS,
 )
@@ -128,14 +130,13 @@ class ProxyConfig:
     source: str
     routes: Mapping[str, tuple[ModelRoute, ...]]
     keys: tuple[str, ...] = attrs.field(default=(), repr=False)
-    #: Aliases whose calls drop parameters the model cannot take (``drop_params: true``).
-    drop_params: frozenset[str] = frozenset()
     max_request_size: int = int(DEFAULT_MAX_REQUEST_MB * 1024 * 1024)
     max_connections: int = 1000
     max_concurrency: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     rpm: float | None = None
-    max_in_flight: int | None = None
+    #: Options for providers by name (``router_settings.provider_options``), given to the Router.
+    provider_options: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     #: The longest an upstream's Retry-After may pause calls (seconds); None: the library's default.
     max_back_off: float | None = None
     #: Timeouts, connection caps, per-key limits and allowed origins/hosts for clients.
@@ -145,16 +146,14 @@ class ProxyConfig:
     redis_url: str | None = attrs.field(default=None, repr=False)
     #: Start on local limits when that Redis cannot be reached (instead of refusing to start).
     redis_optional: bool = False
+    #: Serve ``/metrics`` without a key (for a scraper inside a trusted network).
+    metrics_public: bool = False
     #: Where each route came from, for start-up errors: (alias, index in its list) -> "model_list[3]".
     origins: Mapping[tuple[str, int], str] = attrs.field(factory=dict, eq=False)
 
     @property
     def aliases(self) -> list[str]:
         return sorted(self.routes)
-
-    def max_timeout(self, alias: str) -> float:
-        """The longest deadline any route of ``alias`` allows (a request may only shorten it)."""
-        return max(r.timeout if r.timeout is not None else self.timeout for r in self.routes[alias])
 
 
 class _Where:
@@ -206,7 +205,7 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         raise where.error(None, None, "the config must be a mapping with a 'model_list' key")
     _check_keys(where, None, data, TOP_KEYS, ignored=LITELLM_TOP)
 
-    routes, origins, drop = _model_list(where, data.get("model_list"))
+    routes, origins = _model_list(where, data.get("model_list"))
 
     general = _section(where, data, "general_settings")
     _check_keys(where, "general_settings", general, GENERAL_KEYS, ignored=None)
@@ -229,19 +228,41 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
     timeout = _number(where, "router_settings", "timeout", router.get("timeout"))
     if timeout is None:
         timeout = _number(where, "litellm_settings", "request_timeout", settings.get("request_timeout"))
+    timeout = timeout or DEFAULT_TIMEOUT
+    if "max_in_flight" in router:
+        raise where.error(
+            "router_settings",
+            "max_in_flight",
+            "calls in flight have one limit, max_concurrency; rename max_in_flight to max_concurrency",
+        )
+    # Each route carries its own policy: its timeout (a bound a request may only shorten; the
+    # config-wide one where it sets none) and drop_params (on for every route when set globally).
+    routes = {
+        alias: tuple(
+            attrs.evolve(
+                r,
+                timeout=r.timeout if r.timeout is not None else timeout,
+                drop_params=r.drop_params or bool(global_drop),
+            )
+            for r in rs
+        )
+        for alias, rs in routes.items()
+    }
 
     return ProxyConfig(
         source=source,
         routes=routes,
         keys=tuple(keys),
-        drop_params=frozenset(routes) if global_drop else frozenset(drop),
         max_request_size=int((size_mb or DEFAULT_MAX_REQUEST_MB) * 1024 * 1024),
         max_connections=_integer(where, "router_settings", "max_connections", router.get("max_connections"))
         or 1000,
         max_concurrency=_integer(where, "router_settings", "max_concurrency", router.get("max_concurrency")),
-        timeout=timeout or DEFAULT_TIMEOUT,
+        timeout=timeout,
         rpm=_number(where, "router_settings", "rpm", router.get("rpm")),
-        max_in_flight=_integer(where, "router_settings", "max_in_flight", router.get("max_in_flight")),
+        metrics_public=bool(
+            _bool(where, "general_settings", "metrics_public", general.get("metrics_public"))
+        ),
+        provider_options=_provider_options(where, router.get("provider_options")),
         max_back_off=_number(where, "router_settings", "max_back_off", router.get("max_back_off")),
         client_limits=_client_limits(where, general, keyless=not keys),
         rpm_burst=_integer(where, "router_settings", "rpm_burst", router.get("rpm_burst")),
@@ -336,14 +357,13 @@ def _redis(where: _Where, router: Mapping[Any, Any]) -> str | None:
 
 def _model_list(
     where: _Where, raw: Any
-) -> tuple[dict[str, tuple[ModelRoute, ...]], dict[tuple[str, int], str], set[str]]:
+) -> tuple[dict[str, tuple[ModelRoute, ...]], dict[tuple[str, int], str]]:
     if raw is None:
         raise where.error(None, "model_list", "missing; list the models the proxy serves")
     if not isinstance(raw, list) or not raw:
         raise where.error(None, "model_list", "must be a non-empty list of {model_name, litellm_params}")
     routes: dict[str, list[ModelRoute]] = {}
     origins: dict[tuple[str, int], str] = {}
-    drop: set[str] = set()
     for index, entry in enumerate(raw):
         label = f"model_list[{index}]"
         if not isinstance(entry, Mapping):
@@ -359,16 +379,14 @@ def _model_list(
         params = entry.get(key)
         if not isinstance(params, Mapping):
             raise where.error(label, key, "missing; it must be a mapping with at least 'model'")
-        route, drop_params = _route(where, label, key, params)
+        route = _route(where, label, key, params)
         rs = routes.setdefault(alias, [])
         origins[(alias, len(rs))] = label
         rs.append(route)
-        if drop_params:
-            drop.add(alias)
-    return {alias: tuple(rs) for alias, rs in routes.items()}, origins, drop
+    return {alias: tuple(rs) for alias, rs in routes.items()}, origins
 
 
-def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> tuple[ModelRoute, bool]:
+def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> ModelRoute:
     own: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
     for name, value in raw.items():
@@ -437,16 +455,28 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> tuple
         format=prompt_format,
         template=template,
         timeout=timeout,
+        drop_params=drop_params,
     )
-    return route, drop_params
+    return route
 
 
 def check_models(config: ProxyConfig, plugins: Plugins) -> None:
-    """Resolve every route's model now, so a wrong model string or a missing plugin stops the start."""
+    """Resolve every route's model now (with the configured provider options), so a wrong model
+    string, a missing plugin or an option a provider does not take stops the start."""
+    try:
+        providers = configure_providers(providers_by_name(plugins), config.provider_options)
+    except ConfigError as exc:
+        raise _Where(config.source).error("router_settings", exc.param, exc.message) from None
     for alias, routes in config.routes.items():
         for i, route in enumerate(routes):
             try:
-                build_pipeline(plugins, route.model, requested_format=route.format, template=route.template)
+                build_pipeline(
+                    plugins,
+                    route.model,
+                    requested_format=route.format,
+                    template=route.template,
+                    providers=providers,
+                )
             except BadRequestError as exc:
                 label = config.origins.get((alias, i), f"model {alias!r}")
                 field = "prompt_format" if exc.param == "format" else exc.param or "model"
@@ -469,6 +499,31 @@ def _shown(value: Any) -> str:
     """A wrong value for a start-up error: a string is not repeated (it may be a secret typed into
     the wrong field), anything else is shown bounded."""
     return "a string" if isinstance(value, str) else show(value)
+
+
+def _provider_options(where: _Where, raw: Any) -> dict[str, dict[str, Any]]:
+    """``router_settings.provider_options``: ``{provider name: {option: value}}``. Whether a provider
+    takes an option is its own to say (checked against the loaded providers at start-up)."""
+    if raw is None:
+        return {}
+    field = "provider_options"
+    if not isinstance(raw, Mapping):
+        raise where.error("router_settings", field, "must be a mapping like {replicate: {prefer_wait: 0}}")
+    options: dict[str, dict[str, Any]] = {}
+    for name, given in raw.items():
+        if not isinstance(name, str) or not isinstance(given, Mapping):
+            raise where.error(
+                "router_settings", f"{field}.{name}", "must be a mapping of option names to values"
+            )
+        for option, value in given.items():
+            if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                raise where.error(
+                    "router_settings",
+                    f"{field}.{name}.{option}",
+                    f"only {' and '.join(ENV_KEYS)} may read the environment (os.environ/...)",
+                )
+        options[name] = {str(k): v for k, v in given.items()}
+    return options
 
 
 def _check_keys(

@@ -121,19 +121,11 @@ def _call_arguments(
         data.pop(name, None)
     stream = data.pop("stream", None)
     data["stream"] = False if stream is None else stream
-    timeout = data.pop("timeout", None)
-    limit = config.max_timeout(model)
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise BadRequestError(
-                f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
-            )
-        limit = min(float(timeout), limit)  # a request may shorten its deadline, never lengthen it
-    data["timeout"] = limit
-    drop = data.pop("drop_params", None)
-    if drop is not None and not isinstance(drop, bool):
-        raise BadRequestError(f"drop_params must be true or false, not {show(drop)}", param="drop_params")
-    data["drop_params"] = bool(drop) or model in config.drop_params
+    # The route's own timeout and drop_params apply in the router, which also checks the request's
+    # (a request may shorten its route's deadline, never lengthen it). JSON null means "not given".
+    for name in ("timeout", "drop_params"):
+        if name in data and data[name] is None:
+            del data[name]
     return model, messages, data
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from patchwire.metrics import Metrics
 from patchwire.proxy.auth import KeyChecker
 from patchwire.proxy.config import ProxyConfig
 from patchwire.proxy.limits import KeyLimiter
@@ -39,6 +40,8 @@ class ProxyState:
             takes_self=True,
         )
     )
+    #: The proxy's metrics (None without prometheus-client).
+    metrics: Metrics | None = None
 
     @property
     def upstream_bases(self) -> tuple[str, ...]:

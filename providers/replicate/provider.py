@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from patchwire.breaker import CircuitBreaker
-from patchwire.errors import PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
+from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
 from .api import SCHEMAS, Api
 from .create import Creation
 from .errors import http_error
+from .files import FileUploads, needs_upload
 from .keys import resolve_key
 from .links import Links
+from .output import output_pieces
 from .predictions import TERMINAL, PredictionJob
 from .recovery import Claims
 from .refs import CreateTarget, create_target, parse_ref
@@ -51,6 +55,7 @@ class ReplicateProvider:
         self.prefer_wait = prefer_wait
         self._targets: dict[ModelRef, CreateTarget] = {}
         self._claims = Claims()
+        self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
         #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
@@ -58,6 +63,28 @@ class ReplicateProvider:
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
+
+    #: What ``with_options`` takes (``Router(provider_options={"replicate": {...}})``).
+    OPTIONS = ("prefer_wait",)
+
+    def with_options(self, **options: Any) -> ReplicateProvider:
+        """A provider like this one with ``options`` set: ``prefer_wait`` (seconds a create waits for
+        the answer, 1-60; 0 creates without waiting and polls from the start)."""
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"provider_options.replicate: unknown option(s) {', '.join(unknown)}; the replicate "
+                f"provider takes {', '.join(self.OPTIONS)}",
+                param=f"provider_options.replicate.{unknown[0]}",
+            )
+        prefer_wait = options.get("prefer_wait", self.prefer_wait)
+        if isinstance(prefer_wait, bool) or not isinstance(prefer_wait, int) or not 0 <= prefer_wait <= 60:
+            raise ConfigError(
+                "provider_options.replicate.prefer_wait must be a whole number of seconds from 0 (create "
+                "without waiting, then poll) to 60",
+                param="provider_options.replicate.prefer_wait",
+            )
+        return ReplicateProvider(prefer_wait=prefer_wait)
 
     # -- Provider protocol ---------------------------------------------------------------------
 
@@ -115,16 +142,39 @@ class ReplicateProvider:
             raise http_error(answer.status, answer.body, answer.headers, what=what)
         return None
 
+    def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
+        """The requests ``complete``/``stream`` would send first, as ``{method, url, headers, body}``
+        dicts with the key redacted: an upload per large data: URL, then the create."""
+        ref = call.request.ref
+        target = self._targets.get(ref) or create_target(ref)
+        base = Links(call.context.api_base).base
+        auth = "Bearer <redacted>"
+        sent: list[dict[str, Any]] = []
+        inputs = dict(call.inputs)
+        if needs_upload(inputs):
+            sent.append(
+                {
+                    "method": "POST",
+                    "url": f"{base}/v1/files",
+                    "headers": {"Authorization": auth, "Content-Type": "multipart/form-data"},
+                    "body": "one upload per data: URL over 256 KB; the input gets the file's urls.get",
+                }
+            )
+        body: dict[str, Any] = {"input": inputs}
+        if target.version is not None:
+            body["version"] = target.version
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        headers["Cancel-After"] = f"{max(5, math.ceil(call.request.timeout) + 5)}s"
+        if call.request.stream:
+            body["stream"] = True
+        elif self.prefer_wait:
+            headers["Prefer"] = f"wait={max(1, min(self.prefer_wait, int(call.request.timeout) - 1))}"
+        sent.append({"method": "POST", "url": base + target.path, "headers": headers, "body": body})
+        return sent
+
     async def complete(self, call: ProviderCall) -> ChatResponse:
         job = self._job(call)
-        slot = _slot(call.context)
-        if slot is not None:
-            await _acquire_slot(slot, call)
-        try:
-            prediction = await self._bounded(call, job, stream=False)
-        finally:
-            if slot is not None:
-                slot.release()
+        prediction = await self._bounded(call, job, stream=False)
         error = job.result_error(prediction)
         if error is not None:
             raise error
@@ -132,20 +182,12 @@ class ReplicateProvider:
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ChatChunk]:
         job = self._job(call)
-        slot = _slot(call.context)
-        if slot is not None:
-            await _acquire_slot(slot, call)
-        try:
-            prediction = await self._bounded(call, job, stream=True)
-            if job.status in TERMINAL:
-                error = job.result_error(prediction)
-                if error is not None:
-                    raise error
-        except BaseException:
-            if slot is not None:
-                slot.release()
-            raise
-        chunks = self._chunks(call, job, prediction, slot)
+        prediction = await self._bounded(call, job, stream=True)
+        if job.status in TERMINAL:
+            error = job.result_error(prediction)
+            if error is not None:
+                raise error
+        chunks = self._chunks(call, job, prediction)
         # Started here (its first chunk needs no I/O), so closing the stream before reading anything,
         # or dropping it, still runs its cleanup: an unstarted generator's aclose() does nothing.
         first = await chunks.__anext__()
@@ -158,6 +200,11 @@ class ReplicateProvider:
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
         try:
             async with asyncio.timeout_at(job.deadline):
+                creation = job.creation
+                if needs_upload(creation.inputs):
+                    creation.inputs = await self._files.inline_or_upload(
+                        job.api, job.links.base, creation.inputs
+                    )
                 prediction = await job.create(stream=stream)
                 if not stream and job.status not in TERMINAL:
                     prediction = await job.follow(prediction)
@@ -253,18 +300,18 @@ class ReplicateProvider:
         call: ProviderCall,
         job: PredictionJob,
         prediction: dict[str, Any],
-        slot: asyncio.Semaphore | None,
     ) -> AsyncGenerator[ChatChunk, None]:
         maker = ChunkMaker(job.prediction_id or "", job.label)
+        splitter = ReasoningSplitter()
         tokens = 0
         try:
             yield maker.role()
             if job.status in TERMINAL:
-                output = prediction.get("output")
-                for text in output if isinstance(output, list) else [output]:
+                # A model whose output is one string (not a token iterator) streams as one chunk.
+                for text in output_pieces(prediction.get("output"), job.label, job.prediction_id):
                     tokens += 1
-                    if isinstance(text, str) and text:
-                        yield maker.content(text)
+                    for chunk in _split(maker, splitter, text):
+                        yield chunk
             else:
                 follower = OutputFollower(job)
                 try:
@@ -277,20 +324,37 @@ class ReplicateProvider:
                             break
                         tokens += len(batch)  # one output event is one token (or a few)
                         for text in batch:
-                            if text:
+                            if not text:
+                                continue
+                            if splitter.passthrough:
                                 yield maker.content(text)
+                            else:
+                                for chunk in _split(maker, splitter, text):
+                                    yield chunk
                 finally:
                     await follower.close()
+            reasoning, answer = splitter.end()
+            if reasoning:
+                yield maker.reasoning(reasoning)
+            if answer:
+                yield maker.content(answer)
             yield maker.finish(finish_reason(tokens, call.inputs))
             if call.request.include_usage:
                 yield maker.usage(await self._stream_usage(job, prediction, call.inputs, tokens))
         finally:
-            try:
-                if not job.finished:
-                    await job.abandon()
-            finally:
-                if slot is not None:
-                    slot.release()
+            if not job.finished:
+                await job.abandon()
+
+
+def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[ChatChunk]:
+    """The chunks one piece of output makes: inline ``<think>`` reasoning apart from the answer."""
+    reasoning, answer = splitter.feed(text)
+    chunks = []
+    if reasoning:
+        chunks.append(maker.reasoning(reasoning))
+    if answer:
+        chunks.append(maker.content(answer))
+    return chunks
 
 
 def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
@@ -300,26 +364,6 @@ def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
         return None
     prediction = task.result()
     return prediction if prediction.get("status") == "succeeded" else None
-
-
-async def _acquire_slot(slot: asyncio.Semaphore, call: ProviderCall) -> None:
-    """Wait for a place among the gate's predictions in flight, within the call's deadline."""
-    try:
-        async with asyncio.timeout_at(call.context.deadline):
-            await slot.acquire()
-    except TimeoutError:
-        gate = call.context.gate
-        raise Timeout(
-            f"replicate/{call.request.ref.raw}: no free slot within timeout={call.request.timeout:g}s "
-            f"(the rate gate's in_flight={gate.in_flight if gate else '?'} predictions were running all "
-            "that time); raise it (router_settings.max_in_flight), or the timeout",
-            provider="replicate",
-        ) from None
-
-
-def _slot(context: ProviderContext) -> asyncio.Semaphore | None:
-    gate = context.gate
-    return gate.slot() if gate is not None else None
 
 
 class _Started:

@@ -174,7 +174,7 @@ def test_litellm_settings_patchwire_does_not_implement_are_ignored_with_a_warnin
             source="litellm.yaml",
         )
     assert config.routes["a"][0].params == {"max_tokens": 5}
-    assert config.drop_params == {"a"}
+    assert config.routes["a"][0].drop_params  # the global setting reaches every route
     warned = caplog.text
     for field in ("litellm_params.rpm", "model_info", "callbacks", "database_url", "environment_variables"):
         assert f"field '{field}' is ignored" in warned
@@ -199,7 +199,10 @@ def test_settings_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEAM", "sk-team")
     config = parse_config(
         {
-            "model_list": [{"model_name": "a", "params": {"model": "replicate/a/b", "timeout": 30}}],
+            "model_list": [
+                {"model_name": "a", "params": {"model": "replicate/a/b", "timeout": 30}},
+                {"model_name": "b", "params": {"model": "replicate/a/c", "drop_params": True}},
+            ],
             "general_settings": {"master_key": "sk-1", "max_request_size_mb": 1},
             "keys": ["sk-2", "os.environ/TEAM"],
             "router_settings": {"max_connections": 50, "max_concurrency": 8, "timeout": 120, "rpm": 600},
@@ -209,7 +212,10 @@ def test_settings_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.max_request_size == 1024 * 1024
     assert (config.max_connections, config.max_concurrency, config.rpm) == (50, 8, 600)
     assert config.timeout == 120
-    assert config.max_timeout("a") == 30
+    # Each route carries its own policy; the config-wide timeout fills in where a route sets none.
+    (a,), (b,) = config.routes["a"], config.routes["b"]
+    assert (a.timeout, a.drop_params) == (30, False)
+    assert (b.timeout, b.drop_params) == (120, True)
 
 
 class _Provider:

@@ -17,17 +17,14 @@ from patchwire import (
     NotFoundError,
     ProviderError,
 )
-from patchwire.providers.replicate.provider import ReplicateProvider
 
 MSGS = [{"role": "user", "content": "Hello, how are you?"}]
 LLAMA2_HASH = "2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
 VICUNA_HASH = "6282abe6a492de4145d7bb601023762212f9ddbbe78278bd6771c8b3b2f2a13b"
 
 
-def router_with(provider: ReplicateProvider) -> patchwire.Router:
-    plugins = patchwire.Plugins()
-    plugins.register_providers(provider)
-    return patchwire.Router(plugins=plugins)
+def router_with(prefer_wait: int) -> patchwire.Router:
+    return patchwire.Router(provider_options={"replicate": {"prefer_wait": prefer_wait}})
 
 
 def only_prediction(sim: Any) -> Any:
@@ -221,7 +218,7 @@ async def test_processing_answer_to_prefer_wait_is_followed_to_the_end(
 
 async def test_slow_prediction_is_polled_to_completion(start_simulator: StartSimulator) -> None:
     running = await start_simulator(latency=1.5, tokens=6, token_interval=0.05)
-    async with router_with(ReplicateProvider(prefer_wait=1)) as router:
+    async with router_with(prefer_wait=1) as router:
         response = await router.acompletion(
             "replicate/meta/meta-llama-3-8b-instruct", MSGS, api_key=TEST_KEY, api_base=running.url
         )
@@ -319,7 +316,7 @@ async def test_failed_prediction_is_a_provider_error_with_its_error_and_id(
 
 async def test_prediction_canceled_elsewhere_is_a_provider_error(start_simulator: StartSimulator) -> None:
     running = await start_simulator(latency=0.0, tokens=200, token_interval=0.05)
-    async with router_with(ReplicateProvider(prefer_wait=1)) as router:
+    async with router_with(prefer_wait=1) as router:
         import asyncio
 
         task = asyncio.ensure_future(
@@ -338,7 +335,7 @@ async def test_prediction_canceled_elsewhere_is_a_provider_error(start_simulator
 
 async def test_prefer_wait_zero_creates_without_waiting_and_polls(start_simulator: StartSimulator) -> None:
     running = await start_simulator(latency=0.05, tokens=6)
-    async with router_with(ReplicateProvider(prefer_wait=0)) as router:
+    async with router_with(prefer_wait=0) as router:
         response = await router.acompletion(
             "replicate/meta/meta-llama-3-8b-instruct", MSGS, api_key=TEST_KEY, api_base=running.url
         )

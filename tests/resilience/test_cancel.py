@@ -18,7 +18,6 @@ import pytest
 from support import TEST_KEY, StartSimulator
 
 import patchwire
-from patchwire.providers.replicate.provider import ReplicateProvider
 from patchwire.providers.replicate.simulator import Faults
 from patchwire.proxy import parse_config, serve_app
 
@@ -30,11 +29,9 @@ PROXY_STORM = 60
 SLOW = {"tokens": 1000, "token_interval": 0.02, "latency": 0.01}
 
 
-def plugins_for(mode: str) -> patchwire.Plugins:
+def options_for(mode: str) -> dict[str, dict[str, int]]:
     # prefer_wait=1: a call cancelled during its create learns the id to cancel within ~1 s, not 5.
-    plugins = patchwire.Plugins()
-    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 1))
-    return plugins
+    return {"replicate": {"prefer_wait": 0 if mode == "poll" else 1}}
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -73,7 +70,7 @@ async def test_storm_of_cancelled_calls_leaves_nothing_running(start_simulator: 
     rng = random.Random(8)
     outcomes: collections.Counter[str] = collections.Counter()
     modes = ("wait", "poll", "stream")
-    routers = {mode: patchwire.Router(plugins=plugins_for(mode)) for mode in modes}
+    routers = {mode: patchwire.Router(provider_options=options_for(mode)) for mode in modes}
 
     async def one(i: int) -> None:
         mode = modes[i % 3]
@@ -109,7 +106,7 @@ async def test_storm_of_cancelled_calls_leaves_nothing_running(start_simulator: 
 
 async def test_cancel_refused_with_429_is_retried(start_simulator: StartSimulator) -> None:
     running = await start_simulator(**SLOW, faults=Faults(retry_after=0))
-    async with patchwire.Router(plugins=plugins_for("poll")) as router:
+    async with patchwire.Router(provider_options=options_for("poll")) as router:
         task = asyncio.ensure_future(consume(router, running.url, "poll", 0))
         assert await wait_until(lambda: running.sim.stats.created == 1, timeout=5)
         running.sim.inject_fault("429", route="cancel")
@@ -135,10 +132,11 @@ async def proxy(start_simulator: StartSimulator) -> AsyncIterator[tuple[str, Any
                 }
             ],
             "general_settings": {"master_key": PROXY_KEY},
+            "router_settings": {"provider_options": options_for("wait")},
         },
         source="storm.yaml",
     )
-    async with serve_app(config, host="127.0.0.1", port=0, plugins=plugins_for("wait")) as url:
+    async with serve_app(config, host="127.0.0.1", port=0) as url:
         yield url, running.sim
 
 
@@ -184,9 +182,8 @@ async def test_stream_closed_before_reading_anything_cancels_the_prediction(
     start_simulator: StartSimulator,
 ) -> None:
     running = await start_simulator(**SLOW)
-    gate = patchwire.RateGate(in_flight=1)
-    async with patchwire.Router(plugins=plugins_for("stream"), rate_gate=gate) as router:
-        for _ in range(2):  # the second call also shows the in-flight slot was given back
+    async with patchwire.Router(provider_options=options_for("stream"), max_concurrency=1) as router:
+        for _ in range(2):  # the second call also shows the concurrency slot was given back
             stream = await router.acompletion(
                 LLAMA3,
                 [{"role": "user", "content": "hi"}],
@@ -202,7 +199,7 @@ async def test_stream_closed_before_reading_anything_cancels_the_prediction(
 async def test_stream_dropped_unread_cancels_the_prediction(start_simulator: StartSimulator) -> None:
     # A proxy handler cancelled between getting its stream and reading it just drops the object.
     running = await start_simulator(**SLOW)
-    async with patchwire.Router(plugins=plugins_for("stream")) as router:
+    async with patchwire.Router(provider_options=options_for("stream")) as router:
         stream: Any = await router.acompletion(
             LLAMA3, [{"role": "user", "content": "hi"}], api_key=TEST_KEY, api_base=running.url, stream=True
         )

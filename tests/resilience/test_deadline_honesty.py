@@ -16,17 +16,9 @@ MODEL = "replicate/meta/meta-llama-3-8b-instruct"
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-@pytest.mark.parametrize("limit", ["max_concurrency", "gate in_flight"])
-async def test_waiting_for_a_slot_counts_against_the_deadline(
-    start_simulator: StartSimulator, limit: str
-) -> None:
+async def test_waiting_for_a_slot_counts_against_the_deadline(start_simulator: StartSimulator) -> None:
     running = await start_simulator(latency=60.0)
-    options = (
-        {"max_concurrency": 2}
-        if limit == "max_concurrency"
-        else {"rate_gate": patchwire.RateGate(in_flight=2)}
-    )
-    async with patchwire.Router(**options) as router:  # type: ignore[arg-type]
+    async with patchwire.Router(max_concurrency=2) as router:
 
         async def call(timeout: float) -> object:
             return await router.acompletion(

@@ -16,7 +16,6 @@ from support import TEST_KEY, StartSimulator
 
 import patchwire
 from patchwire import Timeout
-from patchwire.providers.replicate.provider import ReplicateProvider
 from patchwire.proxy import parse_config, serve_app
 
 LLAMA3 = "replicate/meta/meta-llama-3-8b-instruct"
@@ -26,9 +25,7 @@ GUARD = 20.0
 
 
 def router_for(mode: str) -> patchwire.Router:
-    plugins = patchwire.Plugins()
-    plugins.register_providers(ReplicateProvider(prefer_wait=0 if mode == "poll" else 5))
-    return patchwire.Router(plugins=plugins)
+    return patchwire.Router(provider_options={"replicate": {"prefer_wait": 0 if mode == "poll" else 5}})
 
 
 @contextlib.asynccontextmanager

@@ -24,7 +24,7 @@ def creates(sim: Any) -> int:
     return int(sim.stats.by_route["create"])
 
 
-async def test_in_flight_limit_caps_predictions_running_at_once(start_simulator: StartSimulator) -> None:
+async def test_concurrency_limit_caps_predictions_running_at_once(start_simulator: StartSimulator) -> None:
     running = await start_simulator(tokens=10, token_interval=0.02)
     peak = 0
 
@@ -38,7 +38,7 @@ async def test_in_flight_limit_caps_predictions_running_at_once(start_simulator:
             await asyncio.sleep(0.002)
 
     watcher = asyncio.ensure_future(watch())
-    async with patchwire.Router(rate_gate=patchwire.RateGate(in_flight=3)) as router:
+    async with patchwire.Router(max_concurrency=3) as router:
         results = await asyncio.gather(
             *(router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url) for i in range(15)),
             *(
@@ -99,16 +99,8 @@ async def test_one_429_pauses_every_call_of_the_router(start_simulator: StartSim
 
 async def test_429_on_reads_also_pauses_new_creates(start_simulator: StartSimulator) -> None:
     running = await start_simulator(faults=Faults(retry_after=1.0), tokens=3, token_interval=0.3)
-    plugins = patchwire.Plugins()
-    from patchwire.providers.replicate.provider import ReplicateProvider
-
-    class Poll:
-        @patchwire.hookimpl
-        def patchwire_providers(self) -> list[ReplicateProvider]:
-            return [ReplicateProvider(prefer_wait=0)]
-
-    plugins.register(Poll())
-    async with patchwire.Router(plugins=plugins, rate_gate=patchwire.RateGate()) as router:
+    poll = {"replicate": {"prefer_wait": 0}}
+    async with patchwire.Router(provider_options=poll, rate_gate=patchwire.RateGate()) as router:
         first = asyncio.ensure_future(
             router.acompletion(LLAMA3, msgs(0), api_key=TEST_KEY, api_base=running.url)
         )
@@ -129,11 +121,12 @@ def test_proxy_router_settings_reach_the_rate_gate() -> None:
     config = parse_config(
         {
             "model_list": [{"model_name": "m", "litellm_params": {"model": LLAMA3, "api_key": TEST_KEY}}],
-            "router_settings": {"rpm": 120, "max_in_flight": 7},
+            "router_settings": {"rpm": 120, "max_concurrency": 7},
         },
         source="gate.yaml",
     )
-    gate = create_app(config)[STATE].router.rate_gate
-    assert gate is not None and gate.per_minute == 120 and gate.in_flight == 7
+    router = create_app(config)[STATE].router
+    assert router.rate_gate is not None and router.rate_gate.per_minute == 120
+    assert router.max_concurrency == 7
     plain = parse_config({"model_list": [{"model_name": "m", "litellm_params": {"model": LLAMA3}}]})
     assert create_app(plain)[STATE].router.rate_gate is None

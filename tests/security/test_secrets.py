@@ -113,7 +113,7 @@ async def test_full_debug_run_leaks_no_key(
 ) -> None:
     running = await start_simulator(tokens=4, api_keys={REPLICATE_KEY}, sync_status="processing")
     seen = Seen()
-    router = patchwire.Router(rate_gate=patchwire.RateGate(per_minute=1000, in_flight=50))
+    router = patchwire.Router(rate_gate=patchwire.RateGate(per_minute=1000), max_concurrency=50)
     async with router:
         await run_calls(router, running.url, running.sim, seen, key=REPLICATE_KEY)
         # The key from the environment (REPLICATE_API_KEY) instead of api_key=.

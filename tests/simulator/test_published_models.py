@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
 
@@ -358,21 +358,6 @@ async def test_bad_uploads_are_refused(start_simulator: StartSimulator, http: ai
     assert (await upload(http, running.url, b"x", **many)).status == 400
     assert running.sim.files == {}
     assert (await upload(http, running.url, b"x" * 1000)).status == 201
-
-
-@pytest.fixture
-def replicate_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
-    replicate = pytest.importorskip("replicate")
-    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
-    clients: list[Any] = []
-
-    def make(base_url: str) -> Any:
-        clients.append(replicate.Client(api_token=TEST_KEY, base_url=base_url))
-        return clients[-1]
-
-    yield make
-    for client in clients:
-        client._client.close()
 
 
 async def test_official_client_uploads_a_file(

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -653,21 +653,6 @@ async def test_rate_limit_per_minute(start: Start, http: aiohttp.ClientSession) 
 
 
 # ---- the official replicate client -------------------------------------------------------------
-
-
-@pytest.fixture
-def replicate_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
-    replicate = pytest.importorskip("replicate")
-    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
-    clients: list[Any] = []
-
-    def make(base_url: str) -> Any:
-        clients.append(replicate.Client(api_token=TOKEN, base_url=base_url))
-        return clients[-1]
-
-    yield make
-    for client in clients:
-        client._client.close()
 
 
 async def test_official_client_run_stream_create_cancel(

@@ -18,7 +18,7 @@ import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -32,7 +32,7 @@ from ..links import normalize_base
 from ..provider import PREFER_WAIT
 from ..refs import create_target, parse_ref
 from . import report as bench_report
-from .config import MESSAGES, MODEL, BenchConfig, describe, simulator_args
+from .config import MESSAGES, MODEL, BenchConfig, check, describe, simulator_args
 from .simulator_process import SimulatorProcess
 
 #: The key sent to the simulator (it accepts any non-empty token).
@@ -78,10 +78,6 @@ def probe_inputs(base: str, key: str, max_tokens: int) -> dict[str, Any]:
 
 
 def _check_sides(config: BenchConfig, litellm_python: str | None) -> None:
-    if config.mode == "poll":
-        from .sides.patchwire_client import polling_provider
-
-        polling_provider()  # raises ConfigError when the provider cannot poll from the start
     if "litellm" in config.compare and litellm_python is None and importlib.util.find_spec("litellm") is None:
         raise ConfigError(
             "--compare litellm: LiteLLM is not installed in this Python. Install it in a separate venv "
@@ -155,3 +151,25 @@ def run(config: BenchConfig, litellm_python: str | None = None) -> dict[str, Any
         assert config.api_base is not None
         runs = _measure(config, config.api_base, key, litellm_python)
     return bench_report.build(describe(config), runs)
+
+
+#: A sweep runs at most this many predictions per slot of concurrency, so low concurrencies end soon.
+SWEEP_PER_SLOT = 50
+
+
+def sweep(
+    concurrencies: Sequence[int], requests: int, litellm_python: str | None = None, **options: Any
+) -> dict[str, Any]:
+    """One run per concurrency (``requests`` predictions, or ``SWEEP_PER_SLOT`` per slot if fewer),
+    merged into one report; ``options`` are further ``BenchConfig`` fields."""
+    reports = []
+    for c in concurrencies:
+        config = check(BenchConfig(requests=min(requests, SWEEP_PER_SLOT * c), concurrency=(c,), **options))
+        reports.append(run(config, litellm_python=litellm_python))
+    merged = {**reports[0], "runs": [each for report in reports for each in report["runs"]]}
+    merged["config"] = {
+        **merged["config"],
+        "requests": requests,
+        "concurrency": [each["concurrency"] for each in merged["runs"]],
+    }
+    return merged

@@ -71,6 +71,7 @@ from .catalog import DeploymentSpec, ModelSpec
 from .cli import add_arguments, config_from_args, main, run_forever
 from .faults import FAULT_KINDS, ROUTE_KINDS, Faults, SimStats
 from .http import RequestRecord
+from .limits import RateLimits
 from .predictions import Prediction
 from .server import ReplicateSimulator, SimulatorConfig
 from .store import PredictionStore
@@ -83,6 +84,7 @@ __all__ = [
     "ModelSpec",
     "Prediction",
     "PredictionStore",
+    "RateLimits",
     "ReplicateSimulator",
     "RequestRecord",
     "SimStats",

@@ -15,8 +15,11 @@ import re
 import signal
 from collections.abc import Sequence
 
+import attrs
+
 from .catalog import ModelSpec
 from .faults import FAULT_KINDS, ROUTE_KINDS, Faults
+from .limits import RateLimits
 from .server import ReplicateSimulator, SimulatorConfig
 
 DESCRIPTION = "A local simulator of Replicate's HTTP API for language models."
@@ -41,6 +44,13 @@ def seconds(text: str) -> float:
     value = _float(text)
     if not 0.0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def positive_number(text: str) -> float:
+    value = _float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
     return value
 
 
@@ -145,7 +155,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="accepted token (repeatable; default any)",
     )
-    add("--rate-limit", type=positive_int, default=None, help="creates per minute per token")
+    add(
+        "--rate-limit",
+        type=positive_int,
+        default=None,
+        help="creates per minute per token (nothing else limited)",
+    )
+    add(
+        "--rate-limits",
+        choices=("replicate", "low-credit"),
+        default=None,
+        help="enforce Replicate's limits per token: 'replicate' 600 creates/min (burst 100) and 3000 other "
+        "requests/min (burst 500); 'low-credit' 6 creates/min (burst 1). Tune with the options below",
+    )
+    for name, what in (
+        ("creates-per-minute", "creates a minute"),
+        ("creates-burst", "creates at once"),
+        ("others-per-minute", "other requests a minute"),
+        ("others-burst", "other requests at once"),
+    ):
+        add(f"--{name}", type=positive_number, default=None, help=f"with --rate-limits: {what}")
+    add(
+        "--limits-scale",
+        type=positive_number,
+        default=1.0,
+        metavar="FACTOR",
+        help="with --rate-limits: multiply every rate and burst (0.4: 240 creates/min for a quicker run)",
+    )
     add(
         "--version",
         type=version_id,
@@ -180,10 +216,26 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         faults=faults,
         api_keys=set(args.api_key) if args.api_key else None,
         rate_limit_per_minute=args.rate_limit,
+        rate_limits=rate_limits_from_args(args),
         sync_status=args.sync_status,
         min_cancel_after=args.min_cancel_after,
         extra_models=extra,
     )
+
+
+def rate_limits_from_args(args: argparse.Namespace) -> RateLimits | None:
+    preset = getattr(args, "rate_limits", None)
+    if preset is None:
+        return None
+    limits = RateLimits.replicate() if preset == "replicate" else RateLimits.replicate_low_credit()
+    if args.limits_scale != 1.0:
+        limits = limits.scaled(args.limits_scale)
+    chosen = {
+        field: getattr(args, field)
+        for field in ("creates_per_minute", "creates_burst", "others_per_minute", "others_burst")
+        if getattr(args, field) is not None
+    }
+    return attrs.evolve(limits, **chosen) if chosen else limits
 
 
 async def run_forever(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 5000) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import math
 import random
-import time
 from collections.abc import Collection
 
 import attrs
@@ -132,30 +131,11 @@ class FaultPlan:
         return math.ceil(self.faults.retry_after)
 
 
-class RateLimiter:
-    """A token bucket per API token: `per_minute` creates, bursts up to that many."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.refill = per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def acquire(self, key: str, now: float | None = None) -> float:
-        """0.0 if allowed, else seconds until the next create is allowed."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.refill)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / self.refill
-
-
 @attrs.define
 class SimStats:
     """Counters. `faults` counts every injected fault by kind (`429`, `5xx`, `drop`, `hang`,
-    `drop_after_create`, `cut_stream`, `fail`); `by_route` counts requests by route kind."""
+    `drop_after_create`, `cut_stream`, `fail`); `by_route` counts requests by route kind (an SSE
+    stream once, as it opens), `refused` those of them the rate limits answered 429."""
 
     requests_total: int = 0
     created: int = 0
@@ -165,4 +145,6 @@ class SimStats:
     rate_limited: int = 0
     unauthenticated: int = 0
     by_route: collections.Counter[str] = attrs.Factory(collections.Counter)
+    #: Requests answered 429 by the rate limits, by route kind (``rate_limited`` is their total).
+    refused: collections.Counter[str] = attrs.Factory(collections.Counter)
     faults: collections.Counter[str] = attrs.Factory(collections.Counter)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -30,7 +29,7 @@ from .catalog import (
     model_json,
     version_json,
 )
-from .faults import ROUTE_KINDS, FaultPlan, Faults, RateLimiter, SimStats
+from .faults import ROUTE_KINDS, FaultPlan, Faults, SimStats
 from .files import FileStore, UploadedFile
 from .http import (
     RequestRecord,
@@ -44,6 +43,7 @@ from .http import (
     query_time,
     unauthenticated,
 )
+from .limits import AccountLimits, RateLimits
 from .predictions import (
     Prediction,
     closing_events,
@@ -73,7 +73,8 @@ class SimulatorConfig:
     token_interval: float = 0.0  # between chunks
     faults: Faults = attrs.Factory(Faults)
     api_keys: Collection[str] | None = None  # None: any non-empty token
-    rate_limit_per_minute: int | None = None  # creates per minute per token
+    rate_limit_per_minute: int | None = None  # creates per minute per token (a burst of as many)
+    rate_limits: RateLimits | None = None  # Replicate's limits per token (see limits.py); None: none
     sync_status: str = attrs.field(
         default="succeeded", validator=attrs.validators.in_(("succeeded", "processing"))
     )
@@ -107,8 +108,13 @@ class ReplicateSimulator:
             maxlen=self.config.request_log_size
         )
         self.fault_plan = FaultPlan(self.config.faults)
-        limit = self.config.rate_limit_per_minute
-        self._limiter = RateLimiter(limit) if limit else None
+        limits = self.config.rate_limits
+        if limits is None and self.config.rate_limit_per_minute:
+            per_minute = self.config.rate_limit_per_minute
+            limits = RateLimits(
+                creates_per_minute=per_minute, creates_burst=per_minute, others_per_minute=None
+            )
+        self._limits = AccountLimits(limits) if limits is not None else None
         keys = self.config.api_keys
         self._api_keys = frozenset(keys) if keys is not None else None
         self.app = self._build_app()
@@ -275,6 +281,8 @@ class ReplicateSimulator:
         if kind not in ("stream", "web") and self._token(request) is None:
             self.stats.unauthenticated += 1
             return unauthenticated()
+        if self._limits is not None and kind != "web" and (throttled := self._throttled(request, kind)):
+            return throttled
         try:
             response: web.StreamResponse = await handler(request)
         except web.HTTPException as exc:
@@ -319,8 +327,6 @@ class ReplicateSimulator:
         """One create endpoint: the shared prologue (rate limit, body, target), then `_create`."""
 
         async def create(request: web.Request) -> web.StreamResponse:
-            if (throttled := self._throttled(request)) is not None:
-                return throttled
             body = await self._read_body(request, allowed, required)
             if isinstance(body, web.Response):
                 return body
@@ -369,15 +375,16 @@ class ReplicateSimulator:
             return json_response(problem_422(problems), 422)
         return body
 
-    def _throttled(self, request: web.Request) -> web.Response | None:
-        if self._limiter is None:
+    def _throttled(self, request: web.Request, kind: str) -> web.Response | None:
+        """429 when the token's bucket for this kind of request is empty (a stream counts here, once,
+        as it opens)."""
+        assert self._limits is not None
+        refused = self._limits.check(self._token(request) or "", kind == "create")
+        if refused is None:
             return None
-        wait = self._limiter.acquire(self._token(request) or "")
-        if wait <= 0:
-            return None
+        seconds, detail = refused
         self.stats.rate_limited += 1
-        seconds = max(1, math.ceil(wait))
-        detail = f"Request was throttled. Your rate limit resets in ~{seconds}s."
+        self.stats.refused[kind] += 1
         return problem(429, detail, headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
     async def _create(

@@ -6,30 +6,15 @@ import time
 from collections.abc import Mapping, Sequence
 
 import patchwire
-from patchwire.errors import ConfigError
 
-from ...provider import ReplicateProvider
 from ..config import MODEL
 
-
-def polling_provider() -> ReplicateProvider:
-    """A provider that creates without ``Prefer: wait`` and polls (``--mode poll``)."""
-    try:
-        return ReplicateProvider(prefer_wait=0)
-    except ValueError:
-        raise ConfigError(
-            "--mode poll: this version of the Replicate provider always sends `Prefer: wait` "
-            "(prefer_wait must be 1..60), so it cannot be measured polling from the start; "
-            "use --mode wait or --mode stream"
-        ) from None
+#: ``--mode poll``: create without ``Prefer: wait``, then poll.
+POLLING = {"replicate": {"prefer_wait": 0}}
 
 
 def make_router(mode: str, connections: int) -> patchwire.Router:
-    if mode != "poll":
-        return patchwire.Router(max_connections=connections)
-    plugins = patchwire.Plugins()
-    plugins.register_providers(polling_provider(), name="bench-polling-provider")
-    return patchwire.Router(plugins=plugins, max_connections=connections)
+    return patchwire.Router(max_connections=connections, provider_options=POLLING if mode == "poll" else None)
 
 
 class PatchwireClient:
@@ -55,32 +40,22 @@ class PatchwireClient:
         self.timeout = timeout
 
     async def call(self) -> float | None:
-        if not self.stream:
-            response = await self.router.acompletion(
-                MODEL,
-                self.messages,
-                api_base=self.base,
-                api_key=self.key,
-                max_tokens=self.max_tokens,
-                timeout=self.timeout,
-            )
-            assert isinstance(response, patchwire.ChatResponse)
-            response.choices[0].message.content  # noqa: B018  # what a caller reads
-            return None
         t0 = time.perf_counter()
-        first: float | None = None
-        stream = await self.router.acompletion(
+        result = await self.router.acompletion(
             MODEL,
             self.messages,
             api_base=self.base,
             api_key=self.key,
             max_tokens=self.max_tokens,
             timeout=self.timeout,
-            stream=True,
+            stream=self.stream,
         )
-        assert isinstance(stream, patchwire.Stream)
-        async with stream:
-            async for chunk in stream:
+        if isinstance(result, patchwire.ChatResponse):
+            result.choices[0].message.content  # noqa: B018  # what a caller reads
+            return None
+        first: float | None = None
+        async with result:
+            async for chunk in result:
                 if first is None and chunk.choices and chunk.choices[0].delta.content:
                     first = time.perf_counter() - t0
         return first if first is not None else time.perf_counter() - t0
