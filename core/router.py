@@ -197,9 +197,29 @@ class Router:
         final_prompt_value: str = "",
         bos_token: str = "",
         eos_token: str = "",
+        tokenizer_config: Mapping[str, Any] | None = None,
+        supports_system_prompt: bool = False,
     ) -> None:
-        """Use a custom prompt template (the seed's format) for ``model``, above every built-in."""
-        template = make_template(roles, initial_prompt_value, final_prompt_value, bos_token, eos_token)
+        """Use a custom prompt template for ``model``, above every built-in: LiteLLM's roles format, or
+        the model's own Hugging Face chat template as ``tokenizer_config={"chat_template": ...,
+        "bos_token": ..., "eos_token": ...}`` (needs ``patchwire[templates]``)."""
+        if tokenizer_config is not None:
+            if roles or initial_prompt_value or final_prompt_value or bos_token or eos_token:
+                raise BadRequestError(
+                    "give either tokenizer_config (a Jinja chat template) or roles/initial_prompt_value/"
+                    "final_prompt_value/bos_token/eos_token, not both",
+                    param="tokenizer_config",
+                )
+            template = template_from_tokenizer_config(tokenizer_config, supports_system_prompt)
+        else:
+            template = make_template(
+                roles,
+                initial_prompt_value,
+                final_prompt_value,
+                bos_token,
+                eos_token,
+                supports_system_prompt=supports_system_prompt,
+            )
         pattern = model
         prefix, sep, rest = model.partition("/")
         if sep and prefix in self._provider_names():
@@ -459,8 +479,21 @@ def make_template(
     final_prompt_value: str = "",
     bos_token: str = "",
     eos_token: str = "",
+    *,
+    chat_template: str | None = None,
+    supports_system_prompt: bool = False,
 ) -> PromptTemplate:
     """A ``PromptTemplate`` from the seed's keyword arguments, checked field by field."""
+    if chat_template is not None and not isinstance(chat_template, str):
+        raise BadRequestError(
+            f"chat_template must be a string (a Jinja template), not {show(chat_template)}",
+            param="chat_template",
+        )
+    if not isinstance(supports_system_prompt, bool):
+        raise BadRequestError(
+            f"supports_system_prompt must be true or false, not {show(supports_system_prompt)}",
+            param="supports_system_prompt",
+        )
     built: dict[str, RoleTemplate] = {}
     for role, spec in (roles or {}).items():
         if not isinstance(spec, Mapping):
@@ -492,4 +525,45 @@ def make_template(
         final_prompt_value=final_prompt_value,
         bos_token=bos_token,
         eos_token=eos_token,
+        chat_template=chat_template,
+        supports_system_prompt=supports_system_prompt,
+    )
+
+
+def template_from_tokenizer_config(config: Any, supports_system_prompt: bool = False) -> PromptTemplate:
+    """A ``PromptTemplate`` holding a model's Hugging Face chat template, from its ``tokenizer_config``
+    (``chat_template`` as a string or as HF's list of named templates; tokens as strings or as HF's
+    ``{"content": ...}`` objects)."""
+    if not isinstance(config, Mapping):
+        raise BadRequestError(
+            'tokenizer_config must be an object like {"chat_template": "...", "bos_token": "<s>", '
+            f'"eos_token": "</s>"}}, not {show(config)}',
+            param="tokenizer_config",
+        )
+    chat_template = config.get("chat_template")
+    if isinstance(chat_template, list | tuple):  # HF: [{"name": "default", "template": "..."}, ...]
+        named = {t.get("name"): t.get("template") for t in chat_template if isinstance(t, Mapping)}
+        chat_template = named.get("default")
+    if not isinstance(chat_template, str) or not chat_template.strip():
+        raise BadRequestError(
+            "tokenizer_config.chat_template must be the model's Jinja chat template (a non-empty string, "
+            "or a list of named templates with one named 'default')",
+            param="tokenizer_config.chat_template",
+        )
+    tokens = {}
+    for key in ("bos_token", "eos_token"):
+        value = config.get(key)
+        if isinstance(value, Mapping):  # HF's serialized AddedToken
+            value = value.get("content")
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(
+                f"tokenizer_config.{key} must be a string, not {show(value)}", param=f"tokenizer_config.{key}"
+            )
+        tokens[key] = value or ""
+    return make_template(
+        None,
+        bos_token=tokens["bos_token"],
+        eos_token=tokens["eos_token"],
+        chat_template=chat_template,
+        supports_system_prompt=supports_system_prompt,
     )

@@ -267,6 +267,11 @@ class PromptTemplate:
     final_prompt_value: str = ""
     bos_token: str = ""
     eos_token: str = ""
+    #: A Hugging Face Jinja chat template (``tokenizer_config["chat_template"]``); when set it renders
+    #: the prompt instead of ``roles`` (with ``bos_token``/``eos_token`` as its variables).
+    chat_template: str | None = None
+    #: Send the first system message as the model's ``system_prompt`` input, not in the prompt.
+    supports_system_prompt: bool = False
 
 
 @attrs.frozen(slots=True)

@@ -50,8 +50,26 @@ ENV_PREFIX = "os.environ/"
 DEFAULT_MAX_REQUEST_MB = 4.0
 
 #: Keys of a model entry's params that patchwire itself reads (everything else is a model parameter).
-TEMPLATE_KEYS = ("roles", "initial_prompt_value", "final_prompt_value", "bos_token", "eos_token")
-ROUTE_KEYS = ("model", "api_key", "api_base", "timeout", "prompt_format", "drop_params", *TEMPLATE_KEYS)
+TEMPLATE_KEYS = (
+    "roles",
+    "initial_prompt_value",
+    "final_prompt_value",
+    "bos_token",
+    "eos_token",
+    "chat_template",
+)
+#: Only with roles: a Jinja chat_template has its own way of opening and closing the prompt.
+ROLES_ONLY_KEYS = ("roles", "initial_prompt_value", "final_prompt_value")
+ROUTE_KEYS = (
+    "model",
+    "api_key",
+    "api_base",
+    "timeout",
+    "prompt_format",
+    "drop_params",
+    "supports_system_prompt",
+    *TEMPLATE_KEYS,
+)
 #: Route keys whose value may be ``os.environ/NAME`` (no other value may read the environment: a
 #: secret must never become a model input).
 ENV_KEYS = ("api_key", "api_base")
@@ -431,7 +449,16 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> Model
         raise where.error(label, f"{key}.prompt_format", "must be a format name such as 'llama3'")
     drop_params = bool(_bool(where, label, f"{key}.drop_params", own.get("drop_params")))
 
+    supports_system_prompt = _bool(
+        where, label, f"{key}.supports_system_prompt", own.get("supports_system_prompt")
+    )
     template = None
+    if "chat_template" in own:
+        mixed = [k for k in ROLES_ONLY_KEYS if k in own]
+        if mixed:
+            raise where.error(
+                label, f"{key}.{mixed[0]}", "give either chat_template (a Jinja template) or roles, not both"
+            )
     if any(k in own for k in TEMPLATE_KEYS):
         try:
             template = make_template(
@@ -440,9 +467,13 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> Model
                 own.get("final_prompt_value", ""),
                 own.get("bos_token", ""),
                 own.get("eos_token", ""),
+                chat_template=own.get("chat_template"),
+                supports_system_prompt=bool(supports_system_prompt),
             )
         except BadRequestError as exc:
             raise where.error(label, f"{key}.{exc.param or 'roles'}", exc.message) from None
+    elif supports_system_prompt is not None:
+        defaults["supports_system_prompt"] = supports_system_prompt  # a call parameter, as in LiteLLM
     try:
         params = check_params(defaults, drop_params=drop_params)
     except BadRequestError as exc:
@@ -477,7 +508,7 @@ def check_models(config: ProxyConfig, plugins: Plugins) -> None:
                     template=route.template,
                     providers=providers,
                 )
-            except BadRequestError as exc:
+            except (BadRequestError, ConfigError) as exc:  # ConfigError: e.g. jinja2 not installed
                 label = config.origins.get((alias, i), f"model {alias!r}")
                 field = "prompt_format" if exc.param == "format" else exc.param or "model"
                 raise _Where(config.source).error(label, field, exc.message) from None
