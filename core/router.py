@@ -279,7 +279,7 @@ class Router:
         )
         limit = self._limit()
         if limit is not None:
-            await limit.acquire()
+            await _acquire_within(limit, context.deadline, request, "max_concurrency", self.max_concurrency)
         try:
             result = await self._run(pipeline, request, context)
         except BaseException:
@@ -573,6 +573,20 @@ def _shorter(timeout: Any, bound: float) -> Any:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         return timeout
     return min(timeout, bound)
+
+
+async def _acquire_within(
+    slots: asyncio.Semaphore, deadline: float, request: ChatRequest, setting: str, size: int | None
+) -> None:
+    """Take a slot; the wait counts against the call's deadline (``Timeout`` when it passes first)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await slots.acquire()
+    except TimeoutError:
+        raise Timeout(
+            f"{request.model}: no free slot within timeout={request.timeout:g}s ({setting}={size} calls "
+            f"were in flight all that time); raise {setting}, or the timeout"
+        ) from None
 
 
 def _include_usage(stream_options: Any, stream: bool) -> bool:
