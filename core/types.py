@@ -166,6 +166,10 @@ class ChatRequest:
     drop_params: bool = False
     #: ``stream_options={"include_usage": True}``: the stream ends with a chunk carrying ``usage``.
     include_usage: bool = False
+    #: The caller's ``metadata=`` (for call wrappers and logs; never sent to the model).
+    metadata: Mapping[str, Any] | None = None
+    #: The caller's ``user=`` (the end user's id; logged, never sent to the model).
+    user: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -293,3 +297,6 @@ class ModelRoute:
     template: PromptTemplate | None = None
     timeout: float | None = None
     drop_params: bool = False
+    #: Retries of each retryable request of a call on this route (None: the router's, else the
+    #: provider's own policy).
+    num_retries: int | None = None

@@ -14,6 +14,7 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
+from patchwire.breaker import CircuitBreaker
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
 from patchwire.thinking import ReasoningSplitter
@@ -57,6 +58,8 @@ class ReplicateProvider:
         self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
+        #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
+        self._breakers: dict[str, CircuitBreaker] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -96,7 +99,14 @@ class ReplicateProvider:
         base = Links(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
-        api = Api(context.session, key, deadline=budget_end, gate=None, label=f"replicate/{ref.raw}")
+        api = Api(
+            context.session,
+            key,
+            deadline=budget_end,
+            gate=None,
+            label=f"replicate/{ref.raw}",
+            breaker=self._breaker(base),
+        )
         try:
             async with asyncio.timeout_at(budget_end):
                 body = await self._read_schema(api, base + path, ref)
@@ -201,6 +211,15 @@ class ReplicateProvider:
                 return prediction
         except TimeoutError:
             await job.abandon()
+            late = _succeeded_create(job)
+            if late is not None and not stream:
+                # The deadline passed while the create was on its way, and it came back done: the
+                # output exists (and is billed), so it is the answer, not a "canceled" that never was.
+                log.info(
+                    "patchwire: replicate prediction %s succeeded just after the deadline; returning it",
+                    job.prediction_id,
+                )
+                return late
             raise self._timeout(call, job) from None
         except BaseException:
             await job.abandon()
@@ -217,7 +236,13 @@ class ReplicateProvider:
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
         api = Api(
-            context.session, key, deadline=context.deadline, gate=context.gate, label=f"replicate/{ref.raw}"
+            context.session,
+            key,
+            deadline=context.deadline,
+            gate=context.gate,
+            label=f"replicate/{ref.raw}",
+            retries=context.retries,
+            breaker=self._breaker(links.base),
         )
         creation = Creation(
             api=api,
@@ -230,6 +255,13 @@ class ReplicateProvider:
         )
         return PredictionJob(api=api, links=links, claims=self._claims, creation=creation)
 
+    def _breaker(self, base: str) -> CircuitBreaker:
+        """The circuit breaker of one API base, shared by this provider's calls."""
+        breaker = self._breakers.get(base)
+        if breaker is None:
+            breaker = self._breakers[base] = CircuitBreaker()
+        return breaker
+
     def _remember_version(self, base: str, target: CreateTarget) -> None:
         """A model found to run only by version: this provider's later calls create there at once."""
         if target.model is not None:
@@ -238,23 +270,27 @@ class ReplicateProvider:
     async def _stream_usage(
         self, job: PredictionJob, prediction: dict[str, Any], inputs: Mapping[str, Any], tokens: int
     ) -> Usage:
-        """The finished prediction's token counts (one GET: the stream carries no metrics), or the
-        documented estimate when it cannot be read in time."""
-        if "metrics" not in prediction:
+        """The finished prediction's token counts (one GET: the stream carries no metrics); where
+        Replicate reports none (a create answered ``"metrics": {}``, a model without counts), the
+        output tokens are the chunks streamed."""
+        if not _counts_output(prediction):
             try:
                 async with asyncio.timeout_at(min(job.deadline, asyncio.get_running_loop().time() + 5)):
                     prediction = await job.get()
             except (TimeoutError, PatchwireError) as exc:
                 log.debug("patchwire: replicate usage of %s estimated (%s)", job.prediction_id, exc)
-                prediction = {"output": [""] * tokens}
+        if not _counts_output(prediction):
+            prediction = {**prediction, "output": [""] * tokens}
         return usage_of(prediction, inputs, "")
 
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
-        where = (
-            f" (prediction {job.prediction_id}, last status {job.status}, now canceled)"
-            if job.prediction_id
-            else ""
-        )
+        if job.prediction_id is None:
+            where = " (no prediction was made)"
+        elif job.status in TERMINAL:
+            # It ended on its own, just too late: say how, never "canceled" for what finished.
+            where = f" (prediction {job.prediction_id} ended {job.status} after the deadline)"
+        else:
+            where = f" (prediction {job.prediction_id}, last status {job.status}; cancel requested)"
         return Timeout(
             f"{job.label} did not finish within timeout={call.request.timeout:g}s{where}; pass a "
             "larger timeout= (a cold boot can take minutes)",
@@ -313,6 +349,11 @@ class ReplicateProvider:
                 await job.abandon()
 
 
+def _counts_output(prediction: Mapping[str, Any]) -> bool:
+    metrics = prediction.get("metrics")
+    return isinstance(metrics, Mapping) and "output_token_count" in metrics
+
+
 def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[ChatChunk]:
     """The chunks one piece of output makes: inline ``<think>`` reasoning apart from the answer."""
     reasoning, answer = splitter.feed(text)
@@ -322,6 +363,15 @@ def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[Ch
     if answer:
         chunks.append(maker.content(answer))
     return chunks
+
+
+def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
+    """The create's answer when it came back with the prediction already succeeded."""
+    task = job.create_task
+    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    prediction = task.result()
+    return prediction if prediction.get("status") == "succeeded" else None
 
 
 class _Started:
