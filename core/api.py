@@ -157,7 +157,7 @@ def register_prompt_template(
     bos_token: str = "",
     eos_token: str = "",
 ) -> None:
-    """Use a custom prompt template for ``model`` (the seed's format); it beats every built-in."""
+    """Use a custom prompt template for ``model`` (LiteLLM's format); it beats every built-in."""
     get_router().register_prompt_template(
         model,
         roles=roles,

@@ -165,7 +165,8 @@ class Router:
         bos_token: str = "",
         eos_token: str = "",
     ) -> None:
-        """Use a custom prompt template (the seed's format) for ``model``, above every built-in."""
+        """Use a custom prompt template (LiteLLM's format: roles with pre/post messages, bos/eos
+        tokens) for ``model``, above every built-in."""
         template = make_template(roles, initial_prompt_value, final_prompt_value, bos_token, eos_token)
         pattern = model
         prefix, sep, rest = model.partition("/")
@@ -422,7 +423,8 @@ def make_template(
     bos_token: str = "",
     eos_token: str = "",
 ) -> PromptTemplate:
-    """A ``PromptTemplate`` from the seed's keyword arguments, checked field by field."""
+    """A ``PromptTemplate`` from LiteLLM's ``register_prompt_template`` keyword arguments, checked
+    field by field."""
     built: dict[str, RoleTemplate] = {}
     for role, spec in (roles or {}).items():
         if not isinstance(spec, Mapping):

@@ -2,8 +2,8 @@
 
 Each message becomes ``<|start_header_id|>{role}<|end_header_id|>\\n\\n{text}<|eot_id|>`` and the prompt
 ends with an open assistant header. Texts are stripped of surrounding whitespace as Meta's chat template
-does. There is no ``<|begin_of_text|>``: the model's tokenizer adds it (the seed's expected call has
-none), and a second one would be a literal token in the prompt.
+does. There is no ``<|begin_of_text|>``: the model's tokenizer adds it (the call LiteLLM's Replicate
+page expects has none), and a second one would be a literal token in the prompt.
 """
 
 from __future__ import annotations
