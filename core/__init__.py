@@ -33,6 +33,7 @@ from patchwire.errors import (
     PluginError,
     ProviderError,
     RateLimitError,
+    RejectedURLError,
     ResponseTooLargeError,
     ServiceUnavailableError,
     Timeout,
@@ -42,12 +43,14 @@ from patchwire.formatting import message_texts, text_of
 from patchwire.hookspecs import hookimpl
 from patchwire.interfaces import (
     CallWrapper,
+    InputShaper,
     MapCall,
     ParamMapper,
     PromptFormatter,
     Provider,
     ProviderCall,
     ProviderContext,
+    ShapeCall,
 )
 from patchwire.manager import Plugins, get_plugins
 from patchwire.ratelimit import RateGate
@@ -87,6 +90,7 @@ __all__ = [
     "ContentPart",
     "Delta",
     "InputSchema",
+    "InputShaper",
     "InputSpec",
     "MapCall",
     "Message",
@@ -105,10 +109,12 @@ __all__ = [
     "ProviderError",
     "RateGate",
     "RateLimitError",
+    "RejectedURLError",
     "ResponseTooLargeError",
     "RoleTemplate",
     "Router",
     "ServiceUnavailableError",
+    "ShapeCall",
     "Stream",
     "SyncStream",
     "TextChoice",

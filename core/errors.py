@@ -87,6 +87,12 @@ class ProviderError(PatchwireError):
     error_type = "provider_error"
 
 
+class RejectedURLError(ProviderError):
+    """The provider's answer pointed to a URL its credentials must not be sent to (502): not followed."""
+
+    error_type = "rejected_url_error"
+
+
 class ServiceUnavailableError(PatchwireError):
     """The provider could not be reached or kept failing after retries (503)."""
 
@@ -95,7 +101,8 @@ class ServiceUnavailableError(PatchwireError):
 
 
 class UnknownOutcomeError(ServiceUnavailableError):
-    """A create request may or may not have made a prediction, and it could not be found again.
+    """A create request may or may not have made a prediction, and before the deadline it could
+    neither be found again nor proven to have made none.
 
     It is never resent blindly (that could run, and bill, the prediction twice).
     """

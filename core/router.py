@@ -28,7 +28,7 @@ from patchwire.errors import (
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, MapCall, Provider, ProviderCall, ProviderContext
+from patchwire.interfaces import CallResult, Provider, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
 from patchwire.pipeline import (
     BoundFormatter,
@@ -39,6 +39,7 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
+from patchwire.shaping import build_inputs
 from patchwire.stream import Stream
 from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
@@ -155,6 +156,38 @@ class Router:
         """A text completion (OpenAI's legacy completions): ``prompt``, a string or a list of strings,
         reaches the model as written, with no chat format; the answer is a ``text_completion``."""
         return await atext_completion(self, model, prompt, stream=stream, **kwargs)
+
+    async def prepare(
+        self,
+        /,
+        model: str,
+        messages: Iterable[Any],
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        format: str | None = None,
+        drop_params: bool = False,
+        **params: Any,
+    ) -> tuple[Pipeline, InputSchema | None, ProviderCall]:
+        """What ``acompletion`` with these arguments would hand its provider, without calling it: the
+        model's pipeline, its input schema (fetched as for a call) and the call with its inputs.
+        ``patchwire inspect`` shows it; a test can assert on it."""
+        route = self._route(model)
+        request, pipeline = self._request(
+            model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
+        )
+        context = ProviderContext(
+            session=self._sessions.get(),
+            api_key=request.api_key,
+            api_base=request.api_base,
+            deadline=asyncio.get_running_loop().time() + request.timeout,
+            gate=self.rate_gate,
+        )
+        call = await self._call(pipeline, request, context)
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        return pipeline, cached[0] if cached is not None else None, call
 
     def register_prompt_template(
         self,
@@ -329,26 +362,7 @@ class Router:
 
         backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
         try:
-            inputs: dict[str, Any] = {}
-            if pipeline.formatter is not None:
-                inputs["prompt"] = pipeline.render(request.messages)
-            cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
-            if cached is not None and cached[0] is not None:
-                schema: InputSchema | None = cached[0]
-            else:
-                schema = await self._schema(pipeline, context)
-            mapping = MapCall(
-                ref=pipeline.ref,
-                schema=schema,
-                params=dict(request.params),
-                inputs=inputs,
-                drop_params=request.drop_params,
-                formatter=pipeline.formatter,
-            )
-            for mapper in pipeline.mappers:
-                mapper.map(mapping)
-            inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
-            call = ProviderCall(request=request, inputs=inputs, context=context)
+            call = await self._call(pipeline, request, context)
             invoke = pipeline.call_stream if request.stream else pipeline.call_complete
             return await invoke(call)
         except PatchwireError:
@@ -370,6 +384,16 @@ class Router:
             ) from None
         finally:
             backstop.cancel()
+
+    async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
+        """The call as it reaches the provider: the conversation placed by the shapers, the
+        parameters mapped, by the model's schema where it is known."""
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        if cached is not None and cached[0] is not None:
+            schema: InputSchema | None = cached[0]
+        else:
+            schema = await self._schema(pipeline, context)
+        return ProviderCall(request=request, inputs=build_inputs(pipeline, request, schema), context=context)
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:

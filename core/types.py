@@ -72,6 +72,8 @@ class Message(_ItemAccess):
     name: str | None = None
     tool_calls: tuple[Mapping[str, Any], ...] | None = None
     tool_call_id: str | None = None
+    #: The model's reasoning, where it wrote it inline (``<think>…</think>``), as LiteLLM returns it.
+    reasoning_content: str | None = None
 
     @property
     def text(self) -> str:
@@ -120,6 +122,12 @@ class InputSpec:
     maximum: float | None = None
     enum: tuple[Any, ...] | None = None
     description: str | None = None
+    #: ``uri`` for a file input (a URL, a ``data:`` URL or an uploaded file's link).
+    format: str | None = None
+    #: For an ``array`` input: its items' type and format, and the most items it takes.
+    item_type: str | None = None
+    item_format: str | None = None
+    max_items: int | None = None
 
 
 @attrs.frozen(slots=True)
@@ -192,6 +200,7 @@ class ChatResponse(_ItemAccess):
 class Delta(_ItemAccess):
     role: str | None = None
     content: str | None = None
+    reasoning_content: str | None = None
 
 
 @attrs.frozen(slots=True)

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
 from .api import SCHEMAS, Api
 from .create import Creation
 from .errors import http_error
+from .files import FileUploads, needs_upload
 from .keys import resolve_key
 from .links import Links
+from .output import output_pieces
 from .predictions import TERMINAL, PredictionJob
 from .recovery import Claims
 from .refs import CreateTarget, create_target, parse_ref
@@ -50,6 +54,7 @@ class ReplicateProvider:
         self.prefer_wait = prefer_wait
         self._targets: dict[ModelRef, CreateTarget] = {}
         self._claims = Claims()
+        self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
 
@@ -127,6 +132,36 @@ class ReplicateProvider:
             raise http_error(answer.status, answer.body, answer.headers, what=what)
         return None
 
+    def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
+        """The requests ``complete``/``stream`` would send first, as ``{method, url, headers, body}``
+        dicts with the key redacted: an upload per large data: URL, then the create."""
+        ref = call.request.ref
+        target = self._targets.get(ref) or create_target(ref)
+        base = Links(call.context.api_base).base
+        auth = "Bearer <redacted>"
+        sent: list[dict[str, Any]] = []
+        inputs = dict(call.inputs)
+        if needs_upload(inputs):
+            sent.append(
+                {
+                    "method": "POST",
+                    "url": f"{base}/v1/files",
+                    "headers": {"Authorization": auth, "Content-Type": "multipart/form-data"},
+                    "body": "one upload per data: URL over 256 KB; the input gets the file's urls.get",
+                }
+            )
+        body: dict[str, Any] = {"input": inputs}
+        if target.version is not None:
+            body["version"] = target.version
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        headers["Cancel-After"] = f"{max(5, math.ceil(call.request.timeout) + 5)}s"
+        if call.request.stream:
+            body["stream"] = True
+        elif self.prefer_wait:
+            headers["Prefer"] = f"wait={max(1, min(self.prefer_wait, int(call.request.timeout) - 1))}"
+        sent.append({"method": "POST", "url": base + target.path, "headers": headers, "body": body})
+        return sent
+
     async def complete(self, call: ProviderCall) -> ChatResponse:
         job = self._job(call)
         prediction = await self._bounded(call, job, stream=False)
@@ -155,6 +190,11 @@ class ReplicateProvider:
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
         try:
             async with asyncio.timeout_at(job.deadline):
+                creation = job.creation
+                if needs_upload(creation.inputs):
+                    creation.inputs = await self._files.inline_or_upload(
+                        job.api, job.links.base, creation.inputs
+                    )
                 prediction = await job.create(stream=stream)
                 if not stream and job.status not in TERMINAL:
                     prediction = await job.follow(prediction)
@@ -229,15 +269,16 @@ class ReplicateProvider:
         prediction: dict[str, Any],
     ) -> AsyncGenerator[ChatChunk, None]:
         maker = ChunkMaker(job.prediction_id or "", job.label)
+        splitter = ReasoningSplitter()
         tokens = 0
         try:
             yield maker.role()
             if job.status in TERMINAL:
-                output = prediction.get("output")
-                for text in output if isinstance(output, list) else [output]:
+                # A model whose output is one string (not a token iterator) streams as one chunk.
+                for text in output_pieces(prediction.get("output"), job.label, job.prediction_id):
                     tokens += 1
-                    if isinstance(text, str) and text:
-                        yield maker.content(text)
+                    for chunk in _split(maker, splitter, text):
+                        yield chunk
             else:
                 follower = OutputFollower(job)
                 try:
@@ -250,16 +291,37 @@ class ReplicateProvider:
                             break
                         tokens += len(batch)  # one output event is one token (or a few)
                         for text in batch:
-                            if text:
+                            if not text:
+                                continue
+                            if splitter.passthrough:
                                 yield maker.content(text)
+                            else:
+                                for chunk in _split(maker, splitter, text):
+                                    yield chunk
                 finally:
                     await follower.close()
+            reasoning, answer = splitter.end()
+            if reasoning:
+                yield maker.reasoning(reasoning)
+            if answer:
+                yield maker.content(answer)
             yield maker.finish(finish_reason(tokens, call.inputs))
             if call.request.include_usage:
                 yield maker.usage(await self._stream_usage(job, prediction, call.inputs, tokens))
         finally:
             if not job.finished:
                 await job.abandon()
+
+
+def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[ChatChunk]:
+    """The chunks one piece of output makes: inline ``<think>`` reasoning apart from the answer."""
+    reasoning, answer = splitter.feed(text)
+    chunks = []
+    if reasoning:
+        chunks.append(maker.reasoning(reasoning))
+    if answer:
+        chunks.append(maker.content(answer))
+    return chunks
 
 
 class _Started:

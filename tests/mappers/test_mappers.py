@@ -55,6 +55,7 @@ def run(
 def test_the_documented_order() -> None:
     assert [(m.name, m.order) for m in MAPPERS] == [
         ("openai", 100),
+        ("reasoning", 150),
         ("token_aliases", 200),
         ("prompt_template", 300),
         ("schema_check", 1000),
