@@ -125,6 +125,12 @@ class ConfigError(PatchwireError):
     error_type = "config_error"
 
 
+class MissingDependencyError(ConfigError):
+    """A feature needs an optional dependency that is not installed (the message names the extra)."""
+
+    error_type = "missing_dependency_error"
+
+
 class PluginError(PatchwireError):
     """An installed plugin breaks the plugin contract (500): its hook returned an object without a
     method or attribute the core needs. The message names the plugin and its distribution."""
@@ -142,6 +148,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigError",
+    "MissingDependencyError",
     "NotFoundError",
     "PatchwireError",
     "PluginError",

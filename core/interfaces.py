@@ -42,6 +42,9 @@ class ProviderContext:
     deadline: float
     #: The router's shared rate gate (client-side limits and shared back-off), if any.
     gate: RateGate | None = None
+    #: How often each retryable request of this call (429, 5xx, a lost connection) may be tried again
+    #: (``num_retries=``); None: the provider's own policy.
+    retries: int | None = None
 
 
 @attrs.define(slots=True)

@@ -166,6 +166,10 @@ class ChatRequest:
     drop_params: bool = False
     #: ``stream_options={"include_usage": True}``: the stream ends with a chunk carrying ``usage``.
     include_usage: bool = False
+    #: The caller's ``metadata=`` (for call wrappers and logs; never sent to the model).
+    metadata: Mapping[str, Any] | None = None
+    #: The caller's ``user=`` (the end user's id; logged, never sent to the model).
+    user: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -267,6 +271,11 @@ class PromptTemplate:
     final_prompt_value: str = ""
     bos_token: str = ""
     eos_token: str = ""
+    #: A Hugging Face Jinja chat template (``tokenizer_config["chat_template"]``); when set it renders
+    #: the prompt instead of ``roles`` (with ``bos_token``/``eos_token`` as its variables).
+    chat_template: str | None = None
+    #: Send the first system message as the model's ``system_prompt`` input, not in the prompt.
+    supports_system_prompt: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -288,3 +297,6 @@ class ModelRoute:
     template: PromptTemplate | None = None
     timeout: float | None = None
     drop_params: bool = False
+    #: Retries of each retryable request of a call on this route (None: the router's, else the
+    #: provider's own policy).
+    num_retries: int | None = None

@@ -77,6 +77,10 @@ def create_app(
         timeout=config.timeout,
         rate_gate=gate,
         provider_options=config.provider_options,
+        fallbacks=config.fallbacks,
+        num_retries=config.num_retries,
+        allowed_fails=config.allowed_fails,
+        cooldown_time=config.cooldown_time,
     )
     state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
     app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])

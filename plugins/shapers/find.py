@@ -16,8 +16,8 @@ from patchwire import InputSchema, InputSpec
 
 #: A conversation input: an array of ``{role, content}`` objects.
 MESSAGES = "messages"
-#: A system prompt input, by preference.
-SYSTEM_INPUTS = ("system_prompt", "system_instruction", "system_message", "system")
+#: A system prompt input, by preference (``instructions`` is the Responses API's name for it).
+SYSTEM_INPUTS = ("system_prompt", "system_instruction", "system_message", "system", "instructions")
 #: The longest output, by preference: the newest name first (Llama 3's schema has both max_tokens
 #: and the deprecated max_new_tokens; it must get max_tokens).
 MAX_TOKEN_INPUTS = (
@@ -60,8 +60,25 @@ def _is_uri_string(type_: str | None, format_: str | None) -> bool:
     return type_ in (None, "string") and format_ in (None, "uri")
 
 
+#: Answers of ``image_input`` by schema object (kept alive here, so its id stays its own): the
+#: search runs once per model, not per call.
+_FOUND: dict[int, tuple[InputSchema, ImageInput | None]] = {}
+_FOUND_MAX = 4096
+
+
 def image_input(schema: InputSchema) -> ImageInput | None:
     """The model's image input, or None when it takes no image."""
+    known = _FOUND.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    found = _search_image_input(schema)
+    if len(_FOUND) >= _FOUND_MAX:
+        _FOUND.clear()
+    _FOUND[id(schema)] = (schema, found)
+    return found
+
+
+def _search_image_input(schema: InputSchema) -> ImageInput | None:
     candidates: list[InputSpec] = []
     for spec in schema.inputs.values():
         name = spec.name.lower()

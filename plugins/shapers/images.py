@@ -74,6 +74,8 @@ def shape_images(call: ShapeCall) -> None:
                 param="messages",
             )
         return
+    if not urls and not schema.required:
+        return  # the common case, a text call to a model that requires nothing: no search
     found = image_input(schema)
     if found is None:
         if urls:

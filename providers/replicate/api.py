@@ -109,12 +109,21 @@ class Rule:
     base: float = 0.25
     cap: float = 8.0
     max_attempts: int = 6
+    #: Whether the call's ``num_retries=`` sets the tries (creates and reads; not cleanup or schemas).
+    caller_retries: bool = False
 
 
 #: A create: only 429 and 503 are refusals (Replicate sends no other status for a create it did not
 #: make); any other failure after sending leaves a prediction that may exist, for the caller to find.
-CREATES = Rule(refused=frozenset({429, 503}), resend_lost=False, base=0.5, cap=10.0, max_attempts=8)
-READS = Rule(refused=BUSY, resend_lost=True)
+CREATES = Rule(
+    refused=frozenset({429, 503}),
+    resend_lost=False,
+    base=0.5,
+    cap=10.0,
+    max_attempts=8,
+    caller_retries=True,
+)
+READS = Rule(refused=BUSY, resend_lost=True, caller_retries=True)
 #: A schema is optional (the call goes on without one), so it is worth only a few tries.
 SCHEMAS = Rule(refused=BUSY, resend_lost=True, max_attempts=4)
 #: A cancel is tried quickly and often within CANCEL_BUDGET.
@@ -133,7 +142,7 @@ class Unanswered(Exception):
 class Api:
     """Requests to Replicate on behalf of one call: its session, key, deadline and rate gate."""
 
-    __slots__ = ("auth", "deadline", "gate", "label", "sending", "session")
+    __slots__ = ("auth", "deadline", "gate", "label", "retries", "sending", "session")
 
     def __init__(
         self,
@@ -143,8 +152,11 @@ class Api:
         deadline: float,
         gate: RateGate | None,
         label: str,
+        retries: int | None = None,
     ) -> None:
         self.session = session
+        #: The call's ``num_retries=`` (None: each rule's own number of tries).
+        self.retries = retries
         self.auth = {"Authorization": f"Bearer {key}"}
         self.deadline = deadline
         self.gate = gate
@@ -235,7 +247,11 @@ class Api:
                     )
                 else:
                     return answer
-            backoff = backoff or Backoff(base=rule.base, cap=rule.cap, max_attempts=rule.max_attempts)
+            if backoff is None:
+                tries = rule.max_attempts
+                if rule.caller_retries and self.retries is not None:
+                    tries = self.retries + 1
+                backoff = Backoff(base=rule.base, cap=rule.cap, max_attempts=tries)
             delay = backoff.next_delay(hint)
             if backoff.exhausted or loop.time() + delay >= deadline:
                 raise self._scrubbed(error)

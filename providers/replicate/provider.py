@@ -217,7 +217,12 @@ class ReplicateProvider:
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
         api = Api(
-            context.session, key, deadline=context.deadline, gate=context.gate, label=f"replicate/{ref.raw}"
+            context.session,
+            key,
+            deadline=context.deadline,
+            gate=context.gate,
+            label=f"replicate/{ref.raw}",
+            retries=context.retries,
         )
         creation = Creation(
             api=api,
@@ -238,15 +243,17 @@ class ReplicateProvider:
     async def _stream_usage(
         self, job: PredictionJob, prediction: dict[str, Any], inputs: Mapping[str, Any], tokens: int
     ) -> Usage:
-        """The finished prediction's token counts (one GET: the stream carries no metrics), or the
-        documented estimate when it cannot be read in time."""
-        if "metrics" not in prediction:
+        """The finished prediction's token counts (one GET: the stream carries no metrics); where
+        Replicate reports none (a create answered ``"metrics": {}``, a model without counts), the
+        output tokens are the chunks streamed."""
+        if not _counts_output(prediction):
             try:
                 async with asyncio.timeout_at(min(job.deadline, asyncio.get_running_loop().time() + 5)):
                     prediction = await job.get()
             except (TimeoutError, PatchwireError) as exc:
                 log.debug("patchwire: replicate usage of %s estimated (%s)", job.prediction_id, exc)
-                prediction = {"output": [""] * tokens}
+        if not _counts_output(prediction):
+            prediction = {**prediction, "output": [""] * tokens}
         return usage_of(prediction, inputs, "")
 
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
@@ -311,6 +318,11 @@ class ReplicateProvider:
         finally:
             if not job.finished:
                 await job.abandon()
+
+
+def _counts_output(prediction: Mapping[str, Any]) -> bool:
+    metrics = prediction.get("metrics")
+    return isinstance(metrics, Mapping) and "output_token_count" in metrics
 
 
 def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[ChatChunk]:
