@@ -26,8 +26,9 @@ class Cooldowns(Protocol):
         """Of ``deployments``, those cooling down now, each with the time of its last failure."""
         ...
 
-    async def failed(self, deployment: str, *, allowed_fails: int, cooldown_time: float) -> None:
-        """Record a failure; the ``allowed_fails``-th in a row starts a cooldown of ``cooldown_time`` s."""
+    async def failed(self, deployment: str, *, allowed_fails: int, cooldown_time: float) -> bool:
+        """Record a failure; the ``allowed_fails``-th in a row starts a cooldown of ``cooldown_time`` s
+        (and returns True)."""
         ...
 
     async def succeeded(self, deployment: str) -> None:
@@ -60,17 +61,18 @@ class LocalCooldowns:
                 del self._until[name]
         return found
 
-    async def failed(self, deployment: str, *, allowed_fails: int, cooldown_time: float) -> None:
+    async def failed(self, deployment: str, *, allowed_fails: int, cooldown_time: float) -> bool:
         now = self._clock()
         count = self._fails.get(deployment, 0) + 1
         if count >= allowed_fails:
             self._fails.pop(deployment, None)
             self._until[deployment] = (now + cooldown_time, now)
-        else:
-            self._fails[deployment] = count
-            entry = self._until.get(deployment)
-            if entry is not None:  # tried while cooling (nothing else was left): it failed again
-                self._until[deployment] = (entry[0], now)
+            return True
+        self._fails[deployment] = count
+        entry = self._until.get(deployment)
+        if entry is not None:  # tried while cooling (nothing else was left): it failed again
+            self._until[deployment] = (entry[0], now)
+        return False
 
     async def succeeded(self, deployment: str) -> None:
         self._fails.pop(deployment, None)

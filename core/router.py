@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from patchwire import observe
 from patchwire.codec import structure_messages
 from patchwire.cooldowns import DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME, Cooldowns, LocalCooldowns
 from patchwire.errors import (
@@ -172,7 +173,8 @@ class Router:
         candidates = self._candidates(model, chain)
         cooling = await self.cooldowns.cooling([c.deployment for c in candidates if c.deployment])
         error: PatchwireError | None = None
-        for candidate in in_order(candidates, cooling):
+        ordered = in_order(candidates, cooling)
+        for index, candidate in enumerate(ordered):
             try:
                 result = await self._attempt(
                     candidate.model, candidate.route, messages, api_key, api_base, stream, timeout,
@@ -180,13 +182,17 @@ class Router:
                 )  # fmt: skip
             except PatchwireError as exc:
                 if candidate.deployment is not None and counts_against(exc):
-                    await self.cooldowns.failed(
+                    cooling_now = await self.cooldowns.failed(
                         candidate.deployment,
                         allowed_fails=self.allowed_fails,
                         cooldown_time=self.cooldown_time,
                     )
+                    if cooling_now:
+                        observe.event(observe.COOLDOWN, candidate.deployment)
                 if not falls_back(exc, after_unknown_outcome=options.fallback_on_unknown_outcome):
                     raise
+                if index + 1 < len(ordered):
+                    observe.event(observe.FALLBACK, candidate.model)
                 log.info(
                     "patchwire: %s failed (%s: %s); trying the next candidate",
                     candidate.deployment or candidate.model,
@@ -273,7 +279,7 @@ class Router:
         )
         limit = self._limit()
         if limit is not None:
-            await limit.acquire()
+            await _acquire_within(limit, context.deadline, request, "max_concurrency", self.max_concurrency)
         try:
             result = await self._run(pipeline, request, context)
         except BaseException:
@@ -567,6 +573,20 @@ def _shorter(timeout: Any, bound: float) -> Any:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         return timeout
     return min(timeout, bound)
+
+
+async def _acquire_within(
+    slots: asyncio.Semaphore, deadline: float, request: ChatRequest, setting: str, size: int | None
+) -> None:
+    """Take a slot; the wait counts against the call's deadline (``Timeout`` when it passes first)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await slots.acquire()
+    except TimeoutError:
+        raise Timeout(
+            f"{request.model}: no free slot within timeout={request.timeout:g}s ({setting}={size} calls "
+            f"were in flight all that time); raise {setting}, or the timeout"
+        ) from None
 
 
 def _include_usage(stream_options: Any, stream: bool) -> bool:

@@ -201,6 +201,8 @@ async def _answer(state: ProxyState, request: web.Request, handler: Handler) -> 
                 ticket = state.key_limiter.acquire(key)
         return await handler(request)
     except PatchwireError as exc:
+        record = record_of(request)
+        record.prediction_id = record.prediction_id or exc.prediction_id  # the log names it
         return from_patchwire(exc, hide=state.upstream_bases)
     except web.HTTPException as exc:
         return from_http(exc, max_request_size=state.config.max_request_size)

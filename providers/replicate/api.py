@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from patchwire.breaker import CircuitBreaker
 from patchwire.errors import PatchwireError, ServiceUnavailableError
 from patchwire.ratelimit import RateGate, cap_back_off
 from patchwire.safetext import redact
@@ -142,7 +143,7 @@ class Unanswered(Exception):
 class Api:
     """Requests to Replicate on behalf of one call: its session, key, deadline and rate gate."""
 
-    __slots__ = ("auth", "deadline", "gate", "label", "retries", "sending", "session")
+    __slots__ = ("auth", "breaker", "deadline", "gate", "label", "retries", "sending", "session")
 
     def __init__(
         self,
@@ -153,10 +154,13 @@ class Api:
         gate: RateGate | None,
         label: str,
         retries: int | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.session = session
         #: The call's ``num_retries=`` (None: each rule's own number of tries).
         self.retries = retries
+        #: The upstream's circuit breaker (shared by the provider's calls to one API base).
+        self.breaker = breaker
         self.auth = {"Authorization": f"Bearer {key}"}
         self.deadline = deadline
         self.gate = gate
@@ -202,17 +206,23 @@ class Api:
             hint: float | None = None
             status = 0
             error: PatchwireError
+            if self.breaker is not None and (open_for := self.breaker.allow()) is not None:
+                raise self._circuit_open(url, open_for, prediction_id)
             self.sending = True
             try:
                 answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
             except TransportError as exc:
                 self.sending = False
+                if self.breaker is not None and isinstance(exc, NotSent) and exc.refused:
+                    self.breaker.failed()
                 log.debug("patchwire: replicate %s %s failed: %s", method, url, exc.reason)
                 if isinstance(exc, Lost) and not rule.resend_lost:
                     raise Unanswered(exc.reason) from None
                 error = self._transport_error(exc, url, what, prediction_id)
             else:
                 self.sending = False
+                if self.breaker is not None:
+                    self.breaker.succeeded()
                 status = answer.status
                 if debug:
                     log.debug(
@@ -271,6 +281,17 @@ class Api:
             )
         data: dict[str, Any] = answer.json()
         return data
+
+    def _circuit_open(self, url: str, open_for: float, prediction_id: str | None) -> ServiceUnavailableError:
+        origin = url.split("/v1/", 1)[0]
+        return ServiceUnavailableError(
+            f"{self.label}: could not connect to Replicate at {origin}: its last connections all failed, "
+            f"so calls fail at once for {open_for:.1f}s more, then one tries again; check api_base and "
+            "your network",
+            provider="replicate",
+            prediction_id=prediction_id,
+            code="upstream_unreachable",
+        )
 
     def _scrubbed(self, error: PatchwireError) -> PatchwireError:
         """``error`` without this call's key in its message (an upstream may echo it back)."""

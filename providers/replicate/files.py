@@ -13,8 +13,10 @@ for most of its lifetime.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -23,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from patchwire.errors import ServiceUnavailableError
+from patchwire.errors import BadRequestError, ServiceUnavailableError
 
 from .api import BUSY, CONNECT_TIMEOUT, Api, Rule
 from .errors import http_error
@@ -55,11 +57,25 @@ def needs_upload(inputs: Mapping[str, Any]) -> bool:
     return False
 
 
-def _decode(url: str) -> tuple[str, bytes]:
-    """``(media type, bytes)`` of a base64 data: URL (already checked by whoever built the input)."""
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}")
+
+
+def _decode(url: str, label: str) -> tuple[str, bytes]:
+    """``(media type, bytes)`` of a base64 data: URL. The shapers check the images they place; one a
+    caller passed as a model parameter is checked here, before anything is sent."""
     header, _, data = url.partition(",")
-    media_type = header[5:].split(";", 1)[0] or "application/octet-stream"
-    return media_type, base64.b64decode(data.replace("\n", "").replace("\r", ""))
+    media_type = header[5:].split(";", 1)[0]
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        media_type = "application/octet-stream"
+    try:
+        if not header.endswith(";base64"):
+            raise ValueError
+        return media_type, base64.b64decode(data.replace("\n", "").replace("\r", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequestError(
+            f"{label}: an input holds a data: URL that is not base64; encode the file as "
+            "'data:<type>;base64,<data>' or pass an https URL",
+        ) from None
 
 
 def _multipart(media_type: str, data: bytes) -> tuple[str, bytes]:
@@ -95,7 +111,7 @@ class FileUploads:
         return out
 
     async def _link(self, api: Api, base: str, url: str) -> str:
-        media_type, data = _decode(url)
+        media_type, data = _decode(url, api.label)
         key = api.auth.get("Authorization", "")
         cache_key = (base, hashlib.sha256(key.encode()).hexdigest(), hashlib.sha256(data).hexdigest())
         now = time.monotonic()

@@ -14,6 +14,7 @@ only there.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -28,6 +29,10 @@ REPLICATE_DOMAINS = ("replicate.com", "replicate.net")
 # non-ASCII) is refused rather than left to a parser's interpretation.
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+#: The environment variable that sets the API base for calls that give none.
+BASE_ENV_VAR = "REPLICATE_API_BASE"
 
 
 def normalize_base(api_base: str | None) -> str:
@@ -87,6 +92,9 @@ class Links:
     __slots__ = ("_origin", "base", "rebase_links")
 
     def __init__(self, api_base: str | None) -> None:
+        # REPLICATE_API_BASE (LiteLLM's name) points calls without api_base= elsewhere, e.g. at
+        # `patchwire fake-replicate`.
+        api_base = api_base or os.environ.get(BASE_ENV_VAR) or None
         self.base = normalize_base(api_base)
         #: Whether the caller chose the base: links on Replicate's API origin are then moved onto it.
         self.rebase_links = bool(api_base)

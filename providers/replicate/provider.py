@@ -14,6 +14,7 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
+from patchwire.breaker import CircuitBreaker
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
 from patchwire.thinking import ReasoningSplitter
@@ -57,6 +58,8 @@ class ReplicateProvider:
         self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
+        #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
+        self._breakers: dict[str, CircuitBreaker] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -96,7 +99,14 @@ class ReplicateProvider:
         base = Links(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
-        api = Api(context.session, key, deadline=budget_end, gate=None, label=f"replicate/{ref.raw}")
+        api = Api(
+            context.session,
+            key,
+            deadline=budget_end,
+            gate=None,
+            label=f"replicate/{ref.raw}",
+            breaker=self._breaker(base),
+        )
         try:
             async with asyncio.timeout_at(budget_end):
                 body = await self._read_schema(api, base + path, ref)
@@ -201,6 +211,15 @@ class ReplicateProvider:
                 return prediction
         except TimeoutError:
             await job.abandon()
+            late = _succeeded_create(job)
+            if late is not None and not stream:
+                # The deadline passed while the create was on its way, and it came back done: the
+                # output exists (and is billed), so it is the answer, not a "canceled" that never was.
+                log.info(
+                    "patchwire: replicate prediction %s succeeded just after the deadline; returning it",
+                    job.prediction_id,
+                )
+                return late
             raise self._timeout(call, job) from None
         except BaseException:
             await job.abandon()
@@ -223,6 +242,7 @@ class ReplicateProvider:
             gate=context.gate,
             label=f"replicate/{ref.raw}",
             retries=context.retries,
+            breaker=self._breaker(links.base),
         )
         creation = Creation(
             api=api,
@@ -234,6 +254,13 @@ class ReplicateProvider:
             remember=self._remember_version,
         )
         return PredictionJob(api=api, links=links, claims=self._claims, creation=creation)
+
+    def _breaker(self, base: str) -> CircuitBreaker:
+        """The circuit breaker of one API base, shared by this provider's calls."""
+        breaker = self._breakers.get(base)
+        if breaker is None:
+            breaker = self._breakers[base] = CircuitBreaker()
+        return breaker
 
     def _remember_version(self, base: str, target: CreateTarget) -> None:
         """A model found to run only by version: this provider's later calls create there at once."""
@@ -257,11 +284,13 @@ class ReplicateProvider:
         return usage_of(prediction, inputs, "")
 
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
-        where = (
-            f" (prediction {job.prediction_id}, last status {job.status}, now canceled)"
-            if job.prediction_id
-            else ""
-        )
+        if job.prediction_id is None:
+            where = " (no prediction was made)"
+        elif job.status in TERMINAL:
+            # It ended on its own, just too late: say how, never "canceled" for what finished.
+            where = f" (prediction {job.prediction_id} ended {job.status} after the deadline)"
+        else:
+            where = f" (prediction {job.prediction_id}, last status {job.status}; cancel requested)"
         return Timeout(
             f"{job.label} did not finish within timeout={call.request.timeout:g}s{where}; pass a "
             "larger timeout= (a cold boot can take minutes)",
@@ -334,6 +363,15 @@ def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[Ch
     if answer:
         chunks.append(maker.content(answer))
     return chunks
+
+
+def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
+    """The create's answer when it came back with the prediction already succeeded."""
+    task = job.create_task
+    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    prediction = task.result()
+    return prediction if prediction.get("status") == "succeeded" else None
 
 
 class _Started:

@@ -67,12 +67,26 @@ def output_tokens(prediction: Mapping[str, Any]) -> int | None:
     return None
 
 
+#: Inputs that carry the conversation's text, besides ``prompt``.
+TEXT_INPUTS = ("system_prompt", "system_instruction", "instructions")
+
+
+def prompt_text(inputs: Mapping[str, Any]) -> str:
+    """The conversation's text as sent (``prompt``, a system input, a ``messages`` array): what the
+    prompt-token estimate counts when the model reports no count."""
+    parts = [inputs.get("prompt"), *(inputs.get(name) for name in TEXT_INPUTS)]
+    messages = inputs.get("messages")
+    if isinstance(messages, list):
+        parts += [m.get("content") for m in messages if isinstance(m, Mapping)]
+    return "\n".join(part for part in parts if isinstance(part, str))
+
+
 def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str) -> Usage:
     metrics = prediction.get("metrics")
     metrics = metrics if isinstance(metrics, Mapping) else {}
     prompt = _count(metrics, "input_token_count")
     if prompt is None:
-        prompt = estimate_tokens(str(inputs.get("prompt", "")))
+        prompt = estimate_tokens(prompt_text(inputs))
     completion = _count(metrics, "output_token_count")
     if completion is None:
         completion = output_tokens(prediction) or estimate_tokens(text)

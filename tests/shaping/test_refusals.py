@@ -126,3 +126,28 @@ async def test_proxy_refuses_with_400(proxy: tuple[str, RunningSimulator]) -> No
                     assert problem in error["message"]
                     assert error["type"] == "invalid_request_error"
     nothing_sent(simulator)
+
+
+async def test_large_data_url_given_as_a_parameter(simulator: RunningSimulator, replicate_key: str) -> None:
+    big = "A" * (400 * 1024)
+    async with patchwire.Router() as router:
+        # Not base64: refused before anything is uploaded or created.
+        with pytest.raises(patchwire.BadRequestError, match="not base64"):
+            await router.acompletion(
+                "replicate/anthropic/claude-4-sonnet",
+                HELLO,
+                api_base=simulator.url,
+                image=f"data:image/png,{big}",
+            )
+        nothing_sent(simulator)
+        # Valid: uploaded like an image part's, with a media type that cannot break the form.
+        await router.acompletion(
+            "replicate/anthropic/claude-4-sonnet",
+            HELLO,
+            api_base=simulator.url,
+            image=f"data:image/png\r\nX-Evil: 1;base64,{big}",
+        )
+    (uploaded,) = simulator.sim.files.values()
+    assert uploaded.content_type == "application/octet-stream"
+    (prediction,) = simulator.sim.predictions.values()
+    assert prediction.input["image"] == f"{simulator.url}/v1/files/{uploaded.id}"
