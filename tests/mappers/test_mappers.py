@@ -106,7 +106,7 @@ def test_two_names_for_one_length_must_agree() -> None:
     assert run("meta/meta-llama-3-8b-instruct", LLAMA3, max_completion_tokens=30)["max_tokens"] == 30
 
 
-def test_llama2_70b_chat_the_seeds_parameters() -> None:
+def test_llama2_70b_chat_with_litellms_example_parameters() -> None:
     model = "meta/llama-2-70b-chat:2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
     inputs = run(
         model, LLAMA2, llama2.LLAMA2, max_tokens=20, temperature=0.5, seed=-1, min_tokens=2, top_k=20
