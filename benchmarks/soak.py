@@ -9,7 +9,8 @@ every prediction is traced back to the call that made it. A run passes when:
 
 - every call returned the prediction's complete output (compared with the simulator's own chunks), or
   raised a typed patchwire error with a message (never a raw aiohttp/asyncio exception);
-- no call made more than one prediction (a create of unknown outcome is looked up, never resent), and
+- no call made more than one prediction (a create of unknown outcome is looked up, and sent again only
+  once the prediction list proves it made none), and
   the simulator's count of created predictions equals the number of calls that made one;
 - no prediction is left running once the calls are done.
 

@@ -156,8 +156,16 @@ def register_prompt_template(
     final_prompt_value: str = "",
     bos_token: str = "",
     eos_token: str = "",
+    tokenizer_config: Mapping[str, Any] | None = None,
+    supports_system_prompt: bool = False,
 ) -> None:
-    """Use a custom prompt template for ``model`` (the seed's format); it beats every built-in."""
+    """Use a custom prompt template for ``model``; it beats every built-in.
+
+    Either LiteLLM's roles format (``roles``, ``initial_prompt_value``, ...) or the model's own Hugging
+    Face chat template: ``tokenizer_config={"chat_template": ..., "bos_token": ..., "eos_token": ...}``
+    (rendered in a sandbox; needs ``pip install 'patchwire[templates]'``). ``supports_system_prompt``
+    sends the first system message as the model's ``system_prompt`` input instead of into the prompt.
+    """
     get_router().register_prompt_template(
         model,
         roles=roles,
@@ -165,4 +173,6 @@ def register_prompt_template(
         final_prompt_value=final_prompt_value,
         bos_token=bos_token,
         eos_token=eos_token,
+        tokenizer_config=tokenizer_config,
+        supports_system_prompt=supports_system_prompt,
     )

@@ -34,6 +34,10 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
         {"name": m.name, "order": m.order, "providers": sorted(getattr(m, "providers", ()) or ())}
         for m in reversed(checked("mapper"))
     ]
+    shapers = [
+        {"name": s.name, "order": s.order, "providers": sorted(getattr(s, "providers", ()) or ())}
+        for s in reversed(checked("shaper"))
+    ]
     wrappers = [w.name for w in checked("wrapper")]
     return {
         "plugins": [
@@ -49,6 +53,7 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
         "providers": providers,
         "formatters": formatters,
         "fallback_formatter": fallback,
+        "shapers": sorted(shapers, key=lambda s: s["order"]),
         "mappers": sorted(mappers, key=lambda m: m["order"]),
         "wrappers": wrappers,
         "problems": [
@@ -109,6 +114,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     for m in report["mappers"]:
         serves = ", ".join(m["providers"]) or "every provider"
         out(f"  {m['order']:>5}  {m['name']:<24} serves {serves}\n")
+    out("Input shapers (run in this order, before the mappers):\n")
+    for s in report["shapers"]:
+        serves = ", ".join(s["providers"]) or "every provider"
+        out(f"  {s['order']:>5}  {s['name']:<24} serves {serves}\n")
     if report["wrappers"]:
         out(f"Call wrappers (outermost first): {', '.join(report['wrappers'])}\n")
     if report["problems"]:
@@ -137,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_serve_command(sub)
+    from patchwire.inspect_model import add_inspect_command
+
+    add_inspect_command(sub)
     get_plugins().hook.patchwire_register_commands(subparsers=sub)
     return parser
 

@@ -40,9 +40,9 @@ def _omit_when_unset(cls: type, *fields: str) -> None:
     converter.register_unstructure_hook(cls, hook)
 
 
-_omit_when_unset(Message, "name", "tool_calls", "tool_call_id")
+_omit_when_unset(Message, "name", "tool_calls", "tool_call_id", "reasoning_content")
 _omit_when_unset(ContentPart, "text", "image_url")
-_omit_when_unset(Delta, "role", "content")
+_omit_when_unset(Delta, "role", "content", "reasoning_content")
 _omit_when_unset(ChatChunk, "usage")
 _omit_when_unset(TextCompletion, "usage")
 
@@ -216,6 +216,8 @@ def _delta_dict(delta: Delta) -> dict[str, Any]:
         out["role"] = delta.role
     if delta.content is not None:
         out["content"] = delta.content
+    if delta.reasoning_content is not None:
+        out["reasoning_content"] = delta.reasoning_content
     return out
 
 

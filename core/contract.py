@@ -32,6 +32,7 @@ REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "formatter": (("name", "str"), ("models", "patterns"), ("render", "callable")),
     "mapper": (("name", "str"), ("order", "int"), ("map", "callable")),
+    "shaper": (("name", "str"), ("order", "int"), ("shape", "callable")),
     "wrapper": (("name", "str"), ("wrap", "callable")),
 }
 #: The optional attributes (defaults in ``patchwire.interfaces.OPTIONAL``) and what each must be.
@@ -39,6 +40,7 @@ OPTIONAL_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
     "provider": (("wants_prompt", "bool"), ("with_options", "callable")),
     "formatter": (("uses_model_template", "bool"),),
     "mapper": (("providers", "names"),),
+    "shaper": (("providers", "names"),),
     "wrapper": (),
 }
 #: The collecting hook that returns each kind.
@@ -46,6 +48,7 @@ HOOKS = {
     "provider": "patchwire_providers",
     "formatter": "patchwire_formatters",
     "mapper": "patchwire_param_mappers",
+    "shaper": "patchwire_input_shapers",
     "wrapper": "patchwire_call_wrappers",
 }
 

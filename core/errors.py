@@ -87,6 +87,12 @@ class ProviderError(PatchwireError):
     error_type = "provider_error"
 
 
+class RejectedURLError(ProviderError):
+    """The provider's answer pointed to a URL its credentials must not be sent to (502): not followed."""
+
+    error_type = "rejected_url_error"
+
+
 class ServiceUnavailableError(PatchwireError):
     """The provider could not be reached or kept failing after retries (503)."""
 
@@ -95,7 +101,8 @@ class ServiceUnavailableError(PatchwireError):
 
 
 class UnknownOutcomeError(ServiceUnavailableError):
-    """A create request may or may not have made a prediction, and it could not be found again.
+    """A create request may or may not have made a prediction, and before the deadline it could
+    neither be found again nor proven to have made none.
 
     It is never resent blindly (that could run, and bill, the prediction twice).
     """
@@ -118,6 +125,12 @@ class ConfigError(PatchwireError):
     error_type = "config_error"
 
 
+class MissingDependencyError(ConfigError):
+    """A feature needs an optional dependency that is not installed (the message names the extra)."""
+
+    error_type = "missing_dependency_error"
+
+
 class PluginError(PatchwireError):
     """An installed plugin breaks the plugin contract (500): its hook returned an object without a
     method or attribute the core needs. The message names the plugin and its distribution."""
@@ -135,6 +148,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigError",
+    "MissingDependencyError",
     "NotFoundError",
     "PatchwireError",
     "PluginError",

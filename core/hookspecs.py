@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import pluggy
 
-from patchwire.interfaces import CallWrapper, ParamMapper, PromptFormatter, Provider
+from patchwire.interfaces import CallWrapper, InputShaper, ParamMapper, PromptFormatter, Provider
 from patchwire.types import ModelRef, PromptTemplate
 
 PROJECT = "patchwire"
@@ -80,6 +80,17 @@ def patchwire_param_mappers() -> Sequence[ParamMapper]:
     """Collect: return parameter mappers. Each runs for every call to a provider it serves (its
     ``providers``; none named = all), in ascending ``order`` (ties: built-in, then third-party, then
     run-time), each seeing what the earlier ones built."""
+    raise NotImplementedError
+
+
+@hookspec
+def patchwire_input_shapers() -> Sequence[InputShaper]:
+    """Collect: return input shapers, which place the conversation among a model's inputs by its
+    schema (``messages`` array, ``system_prompt`` + ``prompt``, image inputs). All of them run for
+    every call, in ascending ``order`` (ties: built-in, then third-party, then run-time), before the
+    parameter mappers; see ``patchwire.ShapeCall`` for what they may change. A third party adds a
+    model family by returning a shaper whose ``order`` runs before the built-in one it replaces
+    (built-ins: 100 images, 200 messages, 300 system prompt) and setting ``call.placed``."""
     raise NotImplementedError
 
 

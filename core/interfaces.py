@@ -42,6 +42,9 @@ class ProviderContext:
     deadline: float
     #: The router's shared rate gate (client-side limits and shared back-off), if any.
     gate: RateGate | None = None
+    #: How often each retryable request of this call (429, 5xx, a lost connection) may be tried again
+    #: (``num_retries=``); None: the provider's own policy.
+    retries: int | None = None
 
 
 @attrs.define(slots=True)
@@ -176,6 +179,51 @@ class ParamMapper(Protocol):
     def map(self, call: MapCall) -> None: ...
 
 
+@attrs.define(slots=True)
+class ShapeCall:
+    """The state input shapers work on, one shaper after another, before the parameter mappers.
+
+    ``messages`` is the conversation still to be placed: a shaper that moves part of it into a model
+    input (images into the model's image input) replaces it with what is left. A shaper that places
+    the whole conversation (into a ``messages`` input, or ``system_prompt`` + ``prompt``) writes
+    ``inputs`` and sets ``placed``; later shapers then leave the conversation alone. If nothing placed
+    it, the core renders ``messages`` with ``formatter`` into ``inputs["prompt"]`` (today's rule for
+    every model whose schema is unknown). ``params`` are the call's parameters: a shaper may read them,
+    and pops only what it consumed. ``format_chosen`` is True when the caller chose the prompt format
+    for this model (``format=``, a registered or configured template): the conversation is then
+    theirs to format, and shapers must not route around ``formatter``.
+    """
+
+    ref: ModelRef
+    schema: InputSchema | None
+    messages: tuple[Message, ...]
+    params: dict[str, Any]
+    inputs: dict[str, Any]
+    formatter: PromptFormatter | None = None
+    format_chosen: bool = False
+    placed: bool = False
+
+
+@runtime_checkable
+class InputShaper(Protocol):
+    """Decides where the conversation goes among a model's inputs, from its schema. Returned by the
+    ``patchwire_input_shapers`` hook.
+
+    Shapers run in ascending ``order`` (ties: built-in, third-party, run-time), each seeing what the
+    earlier ones did; ``shape`` changes the ``ShapeCall`` in place and raises ``BadRequestError`` for a
+    conversation the model cannot take. Optional: ``providers``, as for a mapper (``MapperExtras``):
+    a shaper that knows one service's input conventions names it.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def order(self) -> int: ...
+
+    def shape(self, call: ShapeCall) -> None: ...
+
+
 class MapperExtras(Protocol):
     """Optional attributes of a parameter mapper, each with the default used when it is absent."""
 
@@ -191,6 +239,7 @@ OPTIONAL: Mapping[str, Mapping[str, Any]] = {
     "provider": {"wants_prompt": True, "with_options": None},
     "formatter": {"uses_model_template": False},
     "mapper": {"providers": ()},
+    "shaper": {"providers": ()},
     "wrapper": {},
 }
 
@@ -205,8 +254,8 @@ def uses_model_template(formatter: PromptFormatter) -> bool:
     return bool(getattr(formatter, "uses_model_template", False))
 
 
-def serves(mapper: ParamMapper, provider_name: str) -> bool:
-    """Whether the mapper runs for calls to the provider called ``provider_name`` (default: all)."""
+def serves(mapper: ParamMapper | InputShaper, provider_name: str) -> bool:
+    """Whether the mapper (or shaper) runs for calls to the provider ``provider_name`` (default: all)."""
     providers: Collection[str] = getattr(mapper, "providers", ())
     return not providers or provider_name in providers
 
@@ -241,6 +290,7 @@ __all__ = [
     "CallResult",
     "CallWrapper",
     "FormatterExtras",
+    "InputShaper",
     "MapCall",
     "MapperExtras",
     "ParamMapper",
@@ -249,6 +299,7 @@ __all__ = [
     "ProviderCall",
     "ProviderContext",
     "ProviderExtras",
+    "ShapeCall",
     "formatter_matches",
     "provider_with_options",
     "serves",

@@ -18,6 +18,7 @@ from patchwire.interfaces import (
     CallNext,
     CallResult,
     CallWrapper,
+    InputShaper,
     ParamMapper,
     PromptFormatter,
     Provider,
@@ -60,6 +61,10 @@ class Pipeline:
     wrappers: tuple[CallWrapper, ...]
     #: The plugin the formatter came from (named when it breaks the contract at call time).
     formatter_plugin: PluginInfo | None = None
+    #: The input shapers that serve this provider, in the order they run.
+    shapers: tuple[InputShaper, ...] = ()
+    #: The caller chose the formatter for this model (``format=``, a template), rather than a pattern.
+    format_chosen: bool = False
     #: The provider's call wrapped in every wrapper, built once (not per call).
     call_complete: CallNext = attrs.field(init=False)
     call_stream: CallNext = attrs.field(init=False)
@@ -222,18 +227,27 @@ def build_pipeline(
     contract.log_problems(problems, plugins.reported)
     mappers = [contract.usable(c, "mapper") for c in reversed(contributions)]
     mappers = sorted((m for m in mappers if serves(m, provider.name)), key=lambda m: m.order)
+    # Shapers are ordered like the mappers (ties: built-ins first).
+    contributions, problems = contract.collect(plugins, "shaper")
+    contract.log_problems(problems, plugins.reported)
+    shapers = [contract.usable(c, "shaper") for c in reversed(contributions)]
+    shapers = sorted((s for s in shapers if serves(s, provider.name)), key=lambda s: s.order)
+    chosen = template is not None or requested_format is not None or isinstance(formatter, BoundFormatter)
     contributions, problems = contract.collect(plugins, "wrapper")
     contract.log_problems(problems, plugins.reported)
     wrappers = tuple(contract.usable(c, "wrapper") for c in contributions)
     log.debug(
-        "patchwire: pipeline for %s: provider=%s formatter=%s mappers=%s wrappers=%s",
+        "patchwire: pipeline for %s: provider=%s formatter=%s shapers=%s mappers=%s wrappers=%s",
         model,
         provider.name,
         formatter.name if formatter else None,
+        [s.name for s in shapers],
         [m.name for m in mappers],
         [w.name for w in wrappers],
     )
-    return Pipeline(provider, ref, formatter, tuple(mappers), wrappers, formatter_plugin)
+    return Pipeline(
+        provider, ref, formatter, tuple(mappers), wrappers, formatter_plugin, tuple(shapers), chosen
+    )
 
 
 def _checked(formatter: Any, plugin: PluginInfo | None, hook: str) -> PromptFormatter:

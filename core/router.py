@@ -16,8 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
+import attrs
 
+from patchwire import observe
 from patchwire.codec import structure_messages
+from patchwire.cooldowns import DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME, Cooldowns, LocalCooldowns
 from patchwire.errors import (
     BadRequestError,
     NotFoundError,
@@ -25,11 +28,14 @@ from patchwire.errors import (
     ServiceUnavailableError,
     Timeout,
 )
+from patchwire.fallbacks import Candidate, counts_against, falls_back, in_order
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, MapCall, Provider, ProviderCall, ProviderContext
+from patchwire.interfaces import CallResult, Provider, ProviderCall, ProviderContext
 from patchwire.manager import Plugins, get_plugins
+from patchwire.mock import mock_result
+from patchwire.options import NO_OPTIONS, CallOptions, check_fallbacks, check_num_retries, take_call_options
 from patchwire.pipeline import (
     BoundFormatter,
     Pipeline,
@@ -39,6 +45,7 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
+from patchwire.shaping import build_inputs
 from patchwire.stream import Stream
 from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
@@ -70,6 +77,12 @@ class Router:
     ``rate_gate`` adds client-side rate limits. ``provider_options`` configures providers by name
     without building a plugin set by hand: ``{"replicate": {"prefer_wait": 0}}`` (each provider's
     ``with_options`` documents what it takes).
+
+    Failing over, in LiteLLM's terms: ``fallbacks`` maps a route's name to the models tried after its
+    own deployments (``{"llama-3": ["mistral-7b"]}``); ``num_retries`` is the default retry count of
+    each request; a deployment that fails ``allowed_fails`` times in a row is skipped for
+    ``cooldown_time`` seconds while the others serve (``cooldowns`` keeps that state: in this process
+    unless you pass a shared one).
     """
 
     def __init__(
@@ -82,6 +95,11 @@ class Router:
         timeout: float = DEFAULT_TIMEOUT,
         rate_gate: RateGate | None = None,
         provider_options: Mapping[str, Mapping[str, Any]] | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        num_retries: int | None = None,
+        allowed_fails: int = DEFAULT_ALLOWED_FAILS,
+        cooldown_time: float = DEFAULT_COOLDOWN_TIME,
+        cooldowns: Cooldowns | None = None,
     ) -> None:
         self.plugins = plugins if plugins is not None else get_plugins()
         # Kept as given: configure_providers checks the shape (in _refresh, below).
@@ -95,6 +113,14 @@ class Router:
         self.timeout = timeout
         self.rate_gate = rate_gate
         self.max_concurrency = max_concurrency
+        self.num_retries = check_num_retries(num_retries)
+        if isinstance(allowed_fails, bool) or not isinstance(allowed_fails, int) or allowed_fails < 1:
+            raise BadRequestError(f"allowed_fails must be 1 or more, not {show(allowed_fails)}")
+        if isinstance(cooldown_time, bool) or not isinstance(cooldown_time, int | float) or cooldown_time < 0:
+            raise BadRequestError(f"cooldown_time must be 0 or more seconds, not {show(cooldown_time)}")
+        self.allowed_fails = allowed_fails
+        self.cooldown_time = float(cooldown_time)
+        self.cooldowns: Cooldowns = cooldowns if cooldowns is not None else LocalCooldowns()
         self._turns = {name: itertools.cycle(range(len(rs))) for name, rs in self.routes.items()}
         self._sessions = SessionPool(lambda: make_session(max_connections))
         self._limits: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
@@ -104,6 +130,11 @@ class Router:
         self._refresh()  # resolves the providers now: wrong provider_options fail here, not per call
         self._schemas: dict[tuple[Any, ...], tuple[InputSchema | None, float]] = {}
         self._schema_tasks: dict[tuple[Any, ...], asyncio.Task[InputSchema | None]] = {}
+        self.fallbacks: dict[str, tuple[str, ...]] = {}
+        for name, chain in (fallbacks or {}).items():
+            if name not in self.routes:
+                raise BadRequestError(f"fallbacks are given for {name!r}, which is not a route")
+            self.fallbacks[name] = self._check_fallbacks(check_fallbacks(chain))
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -121,11 +152,122 @@ class Router:
         drop_params: bool = False,
         **params: Any,
     ) -> ChatResponse | Stream:
-        """One chat completion; with ``stream=True`` a ``Stream`` of chunks (the await starts it)."""
-        route = self._route(model)
+        """One chat completion; with ``stream=True`` a ``Stream`` of chunks (the await starts it).
+
+        LiteLLM's call options are taken here and never reach the model (see ``patchwire.options``).
+        A call fails over to the other deployments of its model and then to its ``fallbacks`` when the
+        failure is one they can fix (see ``patchwire.fallbacks``); each attempt has its own timeout.
+        """
+        options, timeout, api_base = take_call_options(params, timeout, api_base)
+        chain = options.fallbacks or self.fallbacks.get(model, ())
+        routes = self.routes.get(model)
+        if not chain and (routes is None or len(routes) == 1):
+            # One place to try: no cooldown state to keep.
+            return await self._attempt(
+                model, self._route(model), messages, api_key, api_base, stream, timeout, format,
+                drop_params, params, options,
+            )  # fmt: skip
+        if options.fallbacks:
+            self._check_fallbacks(options.fallbacks)
+        messages = structure_messages(messages)  # read once: every attempt sends the same
+        candidates = self._candidates(model, chain)
+        cooling = await self.cooldowns.cooling([c.deployment for c in candidates if c.deployment])
+        error: PatchwireError | None = None
+        ordered = in_order(candidates, cooling)
+        for index, candidate in enumerate(ordered):
+            try:
+                result = await self._attempt(
+                    candidate.model, candidate.route, messages, api_key, api_base, stream, timeout,
+                    format, drop_params, params, options,
+                )  # fmt: skip
+            except PatchwireError as exc:
+                if candidate.deployment is not None and counts_against(exc):
+                    cooling_now = await self.cooldowns.failed(
+                        candidate.deployment,
+                        allowed_fails=self.allowed_fails,
+                        cooldown_time=self.cooldown_time,
+                    )
+                    if cooling_now:
+                        observe.event(observe.COOLDOWN, candidate.deployment)
+                if not falls_back(exc, after_unknown_outcome=options.fallback_on_unknown_outcome):
+                    raise
+                if index + 1 < len(ordered):
+                    observe.event(observe.FALLBACK, candidate.model)
+                log.info(
+                    "patchwire: %s failed (%s: %s); trying the next candidate",
+                    candidate.deployment or candidate.model,
+                    type(exc).__name__,
+                    exc.message,
+                )
+                error = exc
+                continue
+            if candidate.deployment is not None:
+                await self.cooldowns.succeeded(candidate.deployment)
+            return result
+        assert error is not None
+        raise error
+
+    def _candidates(self, model: str, chain: Sequence[str]) -> list[Candidate]:
+        """Every deployment of ``model`` (starting with the next in turn), then those of each fallback."""
+        out: list[Candidate] = []
+        for name in (model, *chain):
+            routes = self.routes.get(name)
+            if routes is None:
+                self._route(name)  # an unknown alias is a NotFoundError here
+                out.append(Candidate(name, None, None))
+                continue
+            start = next(self._turns[name]) if len(routes) > 1 else 0
+            for i in range(len(routes)):
+                index = (start + i) % len(routes)
+                out.append(Candidate(name, routes[index], f"{name}#{index}"))
+        return out
+
+    def _check_fallbacks(self, chain: Sequence[str]) -> tuple[str, ...]:
+        """Each fallback must be a model this router serves: a route's name, or a provider model string."""
+        for name in chain:
+            if name in self.routes:
+                continue
+            if "/" in name:
+                prefix = name.partition("/")[0]
+                if prefix in self._provider_names():
+                    continue
+            served = ", ".join(sorted(self.routes)) or "none configured; give provider model strings"
+            raise BadRequestError(
+                f"fallbacks names {name!r}, which no route or provider serves; routes: {served}",
+                param="fallbacks",
+            )
+        return tuple(chain)
+
+    async def _attempt(
+        self,
+        model: str,
+        route: ModelRoute | None,
+        messages: Iterable[Any],
+        api_key: str | None,
+        api_base: str | None,
+        stream: bool,
+        timeout: float | None,
+        format: str | None,
+        drop_params: bool,
+        params: dict[str, Any],
+        options: CallOptions,
+    ) -> ChatResponse | Stream:
+        """One try of a call on one route (or a provider model string)."""
         request, pipeline = self._request(
             model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
         )
+        if options is not NO_OPTIONS:
+            request = attrs.evolve(request, metadata=options.metadata, user=options.user)
+            if options.user is not None or options.metadata is not None:
+                log.debug("patchwire: call to %s user=%r metadata=%r", model, options.user, options.metadata)
+            if options.mock_response is not None:
+                mocked = mock_result(request, options.mock_response)
+                return mocked if isinstance(mocked, ChatResponse) else Stream(mocked)
+        retries = options.num_retries
+        if retries is None:
+            retries = route.num_retries if route is not None and route.num_retries is not None else None
+        if retries is None:
+            retries = self.num_retries
         loop = asyncio.get_running_loop()
         context = ProviderContext(
             session=self._sessions.get(),
@@ -133,10 +275,11 @@ class Router:
             api_base=request.api_base,
             deadline=loop.time() + request.timeout,
             gate=self.rate_gate,
+            retries=retries,
         )
         limit = self._limit()
         if limit is not None:
-            await limit.acquire()
+            await _acquire_within(limit, context.deadline, request, "max_concurrency", self.max_concurrency)
         try:
             result = await self._run(pipeline, request, context)
         except BaseException:
@@ -156,6 +299,38 @@ class Router:
         reaches the model as written, with no chat format; the answer is a ``text_completion``."""
         return await atext_completion(self, model, prompt, stream=stream, **kwargs)
 
+    async def prepare(
+        self,
+        /,
+        model: str,
+        messages: Iterable[Any],
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        format: str | None = None,
+        drop_params: bool = False,
+        **params: Any,
+    ) -> tuple[Pipeline, InputSchema | None, ProviderCall]:
+        """What ``acompletion`` with these arguments would hand its provider, without calling it: the
+        model's pipeline, its input schema (fetched as for a call) and the call with its inputs.
+        ``patchwire inspect`` shows it; a test can assert on it."""
+        route = self._route(model)
+        request, pipeline = self._request(
+            model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params
+        )
+        context = ProviderContext(
+            session=self._sessions.get(),
+            api_key=request.api_key,
+            api_base=request.api_base,
+            deadline=asyncio.get_running_loop().time() + request.timeout,
+            gate=self.rate_gate,
+        )
+        call = await self._call(pipeline, request, context)
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        return pipeline, cached[0] if cached is not None else None, call
+
     def register_prompt_template(
         self,
         model: str,
@@ -164,9 +339,29 @@ class Router:
         final_prompt_value: str = "",
         bos_token: str = "",
         eos_token: str = "",
+        tokenizer_config: Mapping[str, Any] | None = None,
+        supports_system_prompt: bool = False,
     ) -> None:
-        """Use a custom prompt template (the seed's format) for ``model``, above every built-in."""
-        template = make_template(roles, initial_prompt_value, final_prompt_value, bos_token, eos_token)
+        """Use a custom prompt template for ``model``, above every built-in: LiteLLM's roles format, or
+        the model's own Hugging Face chat template as ``tokenizer_config={"chat_template": ...,
+        "bos_token": ..., "eos_token": ...}`` (needs ``patchwire[templates]``)."""
+        if tokenizer_config is not None:
+            if roles or initial_prompt_value or final_prompt_value or bos_token or eos_token:
+                raise BadRequestError(
+                    "give either tokenizer_config (a Jinja chat template) or roles/initial_prompt_value/"
+                    "final_prompt_value/bos_token/eos_token, not both",
+                    param="tokenizer_config",
+                )
+            template = template_from_tokenizer_config(tokenizer_config, supports_system_prompt)
+        else:
+            template = make_template(
+                roles,
+                initial_prompt_value,
+                final_prompt_value,
+                bos_token,
+                eos_token,
+                supports_system_prompt=supports_system_prompt,
+            )
         pattern = model
         prefix, sep, rest = model.partition("/")
         if sep and prefix in self._provider_names():
@@ -328,26 +523,7 @@ class Router:
 
         backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
         try:
-            inputs: dict[str, Any] = {}
-            if pipeline.formatter is not None:
-                inputs["prompt"] = pipeline.render(request.messages)
-            cached = self._schemas.get((provider.name, pipeline.ref, context.api_base))
-            if cached is not None and cached[0] is not None:
-                schema: InputSchema | None = cached[0]
-            else:
-                schema = await self._schema(pipeline, context)
-            mapping = MapCall(
-                ref=pipeline.ref,
-                schema=schema,
-                params=dict(request.params),
-                inputs=inputs,
-                drop_params=request.drop_params,
-                formatter=pipeline.formatter,
-            )
-            for mapper in pipeline.mappers:
-                mapper.map(mapping)
-            inputs.update(mapping.params)  # what no mapper consumed passes through unchanged
-            call = ProviderCall(request=request, inputs=inputs, context=context)
+            call = await self._call(pipeline, request, context)
             invoke = pipeline.call_stream if request.stream else pipeline.call_complete
             return await invoke(call)
         except PatchwireError:
@@ -370,6 +546,16 @@ class Router:
         finally:
             backstop.cancel()
 
+    async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
+        """The call as it reaches the provider: the conversation placed by the shapers, the
+        parameters mapped, by the model's schema where it is known."""
+        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+        if cached is not None and cached[0] is not None:
+            schema: InputSchema | None = cached[0]
+        else:
+            schema = await self._schema(pipeline, context)
+        return ProviderCall(request=request, inputs=build_inputs(pipeline, request, schema), context=context)
+
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:
             return None
@@ -387,6 +573,20 @@ def _shorter(timeout: Any, bound: float) -> Any:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         return timeout
     return min(timeout, bound)
+
+
+async def _acquire_within(
+    slots: asyncio.Semaphore, deadline: float, request: ChatRequest, setting: str, size: int | None
+) -> None:
+    """Take a slot; the wait counts against the call's deadline (``Timeout`` when it passes first)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await slots.acquire()
+    except TimeoutError:
+        raise Timeout(
+            f"{request.model}: no free slot within timeout={request.timeout:g}s ({setting}={size} calls "
+            f"were in flight all that time); raise {setting}, or the timeout"
+        ) from None
 
 
 def _include_usage(stream_options: Any, stream: bool) -> bool:
@@ -421,8 +621,22 @@ def make_template(
     final_prompt_value: str = "",
     bos_token: str = "",
     eos_token: str = "",
+    *,
+    chat_template: str | None = None,
+    supports_system_prompt: bool = False,
 ) -> PromptTemplate:
-    """A ``PromptTemplate`` from the seed's keyword arguments, checked field by field."""
+    """A ``PromptTemplate`` from LiteLLM's ``register_prompt_template`` keyword arguments, checked
+    field by field."""
+    if chat_template is not None and not isinstance(chat_template, str):
+        raise BadRequestError(
+            f"chat_template must be a string (a Jinja template), not {show(chat_template)}",
+            param="chat_template",
+        )
+    if not isinstance(supports_system_prompt, bool):
+        raise BadRequestError(
+            f"supports_system_prompt must be true or false, not {show(supports_system_prompt)}",
+            param="supports_system_prompt",
+        )
     built: dict[str, RoleTemplate] = {}
     for role, spec in (roles or {}).items():
         if not isinstance(spec, Mapping):
@@ -454,4 +668,45 @@ def make_template(
         final_prompt_value=final_prompt_value,
         bos_token=bos_token,
         eos_token=eos_token,
+        chat_template=chat_template,
+        supports_system_prompt=supports_system_prompt,
+    )
+
+
+def template_from_tokenizer_config(config: Any, supports_system_prompt: bool = False) -> PromptTemplate:
+    """A ``PromptTemplate`` holding a model's Hugging Face chat template, from its ``tokenizer_config``
+    (``chat_template`` as a string or as HF's list of named templates; tokens as strings or as HF's
+    ``{"content": ...}`` objects)."""
+    if not isinstance(config, Mapping):
+        raise BadRequestError(
+            'tokenizer_config must be an object like {"chat_template": "...", "bos_token": "<s>", '
+            f'"eos_token": "</s>"}}, not {show(config)}',
+            param="tokenizer_config",
+        )
+    chat_template = config.get("chat_template")
+    if isinstance(chat_template, list | tuple):  # HF: [{"name": "default", "template": "..."}, ...]
+        named = {t.get("name"): t.get("template") for t in chat_template if isinstance(t, Mapping)}
+        chat_template = named.get("default")
+    if not isinstance(chat_template, str) or not chat_template.strip():
+        raise BadRequestError(
+            "tokenizer_config.chat_template must be the model's Jinja chat template (a non-empty string, "
+            "or a list of named templates with one named 'default')",
+            param="tokenizer_config.chat_template",
+        )
+    tokens = {}
+    for key in ("bos_token", "eos_token"):
+        value = config.get(key)
+        if isinstance(value, Mapping):  # HF's serialized AddedToken
+            value = value.get("content")
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(
+                f"tokenizer_config.{key} must be a string, not {show(value)}", param=f"tokenizer_config.{key}"
+            )
+        tokens[key] = value or ""
+    return make_template(
+        None,
+        bos_token=tokens["bos_token"],
+        eos_token=tokens["eos_token"],
+        chat_template=chat_template,
+        supports_system_prompt=supports_system_prompt,
     )

@@ -72,6 +72,8 @@ class Message(_ItemAccess):
     name: str | None = None
     tool_calls: tuple[Mapping[str, Any], ...] | None = None
     tool_call_id: str | None = None
+    #: The model's reasoning, where it wrote it inline (``<think>…</think>``), as LiteLLM returns it.
+    reasoning_content: str | None = None
 
     @property
     def text(self) -> str:
@@ -120,6 +122,12 @@ class InputSpec:
     maximum: float | None = None
     enum: tuple[Any, ...] | None = None
     description: str | None = None
+    #: ``uri`` for a file input (a URL, a ``data:`` URL or an uploaded file's link).
+    format: str | None = None
+    #: For an ``array`` input: its items' type and format, and the most items it takes.
+    item_type: str | None = None
+    item_format: str | None = None
+    max_items: int | None = None
 
 
 @attrs.frozen(slots=True)
@@ -158,6 +166,10 @@ class ChatRequest:
     drop_params: bool = False
     #: ``stream_options={"include_usage": True}``: the stream ends with a chunk carrying ``usage``.
     include_usage: bool = False
+    #: The caller's ``metadata=`` (for call wrappers and logs; never sent to the model).
+    metadata: Mapping[str, Any] | None = None
+    #: The caller's ``user=`` (the end user's id; logged, never sent to the model).
+    user: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -192,6 +204,7 @@ class ChatResponse(_ItemAccess):
 class Delta(_ItemAccess):
     role: str | None = None
     content: str | None = None
+    reasoning_content: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -247,7 +260,7 @@ class RoleTemplate:
 
 @attrs.frozen(slots=True)
 class PromptTemplate:
-    """A custom prompt template in the seed's (LiteLLM's) format.
+    """A custom prompt template in LiteLLM's format.
 
     ``bos_token`` goes at the start and before each system/user turn that follows an assistant turn;
     ``eos_token`` after each assistant turn.
@@ -258,6 +271,11 @@ class PromptTemplate:
     final_prompt_value: str = ""
     bos_token: str = ""
     eos_token: str = ""
+    #: A Hugging Face Jinja chat template (``tokenizer_config["chat_template"]``); when set it renders
+    #: the prompt instead of ``roles`` (with ``bos_token``/``eos_token`` as its variables).
+    chat_template: str | None = None
+    #: Send the first system message as the model's ``system_prompt`` input, not in the prompt.
+    supports_system_prompt: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -279,3 +297,6 @@ class ModelRoute:
     template: PromptTemplate | None = None
     timeout: float | None = None
     drop_params: bool = False
+    #: Retries of each retryable request of a call on this route (None: the router's, else the
+    #: provider's own policy).
+    num_retries: int | None = None

@@ -51,6 +51,7 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's real key must never leak into a test (or a test to the real API).
     monkeypatch.delenv("REPLICATE_API_KEY", raising=False)
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    monkeypatch.delenv("REPLICATE_API_BASE", raising=False)  # nor a base that points elsewhere
 
 
 @pytest.fixture

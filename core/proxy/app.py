@@ -34,7 +34,7 @@ from patchwire.proxy.browser import (
     refuse_host,
 )
 from patchwire.proxy.config import ProxyConfig, check_models, load_config
-from patchwire.proxy.errors import from_http, from_patchwire, json_error
+from patchwire.proxy.error_responses import from_http, from_patchwire, json_error
 from patchwire.proxy.server import GuardedAppRunner
 from patchwire.proxy.state import STATE, ProxyState, record_of, start_record
 from patchwire.ratelimit import MAX_BACK_OFF, RateGate
@@ -77,6 +77,10 @@ def create_app(
         timeout=config.timeout,
         rate_gate=gate,
         provider_options=config.provider_options,
+        fallbacks=config.fallbacks,
+        num_retries=config.num_retries,
+        allowed_fails=config.allowed_fails,
+        cooldown_time=config.cooldown_time,
     )
     state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
     app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])
@@ -197,6 +201,8 @@ async def _answer(state: ProxyState, request: web.Request, handler: Handler) -> 
                 ticket = state.key_limiter.acquire(key)
         return await handler(request)
     except PatchwireError as exc:
+        record = record_of(request)
+        record.prediction_id = record.prediction_id or exc.prediction_id  # the log names it
         return from_patchwire(exc, hide=state.upstream_bases)
     except web.HTTPException as exc:
         return from_http(exc, max_request_size=state.config.max_request_size)

@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 import yaml
 
+from patchwire.cooldowns import DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME
 from patchwire.errors import BadRequestError, ConfigError
 from patchwire.manager import Plugins
 from patchwire.pipeline import build_pipeline, configure_providers, providers_by_name
@@ -50,8 +51,27 @@ ENV_PREFIX = "os.environ/"
 DEFAULT_MAX_REQUEST_MB = 4.0
 
 #: Keys of a model entry's params that patchwire itself reads (everything else is a model parameter).
-TEMPLATE_KEYS = ("roles", "initial_prompt_value", "final_prompt_value", "bos_token", "eos_token")
-ROUTE_KEYS = ("model", "api_key", "api_base", "timeout", "prompt_format", "drop_params", *TEMPLATE_KEYS)
+TEMPLATE_KEYS = (
+    "roles",
+    "initial_prompt_value",
+    "final_prompt_value",
+    "bos_token",
+    "eos_token",
+    "chat_template",
+)
+#: Only with roles: a Jinja chat_template has its own way of opening and closing the prompt.
+ROLES_ONLY_KEYS = ("roles", "initial_prompt_value", "final_prompt_value")
+ROUTE_KEYS = (
+    "model",
+    "api_key",
+    "api_base",
+    "timeout",
+    "prompt_format",
+    "drop_params",
+    "supports_system_prompt",
+    "num_retries",
+    *TEMPLATE_KEYS,
+)
 #: Route keys whose value may be ``os.environ/NAME`` (no other value may read the environment: a
 #: secret must never become a model input).
 ENV_KEYS = ("api_key", "api_base")
@@ -78,7 +98,6 @@ LITELLM_ROUTE = {
     "rpm",
     "tpm",
     "max_retries",
-    "num_retries",
     "stream_timeout",
     "custom_llm_provider",
     "api_version",
@@ -117,9 +136,13 @@ ROUTER_KEYS = (
     "max_in_flight",  # refused with a pointer to max_concurrency
     "provider_options",
     "max_back_off",
+    "num_retries",
+    "fallbacks",
+    "allowed_fails",
+    "cooldown_time",
     *REDIS_KEYS,
 )
-LITELLM_SETTINGS_KEYS = ("drop_params", "request_timeout")
+LITELLM_SETTINGS_KEYS = ("drop_params", "request_timeout", "num_retries")
 TOP_KEYS = ("model_list", "general_settings", "router_settings", "litellm_settings", "keys")
 
 
@@ -148,6 +171,12 @@ class ProxyConfig:
     redis_optional: bool = False
     #: Serve ``/metrics`` without a key (for a scraper inside a trusted network).
     metrics_public: bool = False
+    #: Models tried, in order, after an alias's own deployments fail (``router_settings.fallbacks``).
+    fallbacks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    #: Default retries of each request (``router_settings.num_retries``); None: the provider's policy.
+    num_retries: int | None = None
+    allowed_fails: int = DEFAULT_ALLOWED_FAILS
+    cooldown_time: float = DEFAULT_COOLDOWN_TIME
     #: Where each route came from, for start-up errors: (alias, index in its list) -> "model_list[3]".
     origins: Mapping[tuple[str, int], str] = attrs.field(factory=dict, eq=False)
 
@@ -249,6 +278,18 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         for alias, rs in routes.items()
     }
 
+    num_retries = _retries(where, "router_settings", router.get("num_retries"))
+    if num_retries is None:
+        num_retries = _retries(where, "litellm_settings", settings.get("num_retries"))
+    allowed_fails = _integer(where, "router_settings", "allowed_fails", router.get("allowed_fails"))
+    cooldown_time = router.get("cooldown_time")
+    if cooldown_time is not None and (
+        isinstance(cooldown_time, bool) or not isinstance(cooldown_time, int | float) or cooldown_time < 0
+    ):
+        raise where.error(
+            "router_settings", "cooldown_time", f"must be 0 or more seconds, not {cooldown_time!r}"
+        )
+
     return ProxyConfig(
         source=source,
         routes=routes,
@@ -268,6 +309,10 @@ def parse_config(data: Any, *, source: str = "<config>") -> ProxyConfig:
         rpm_burst=_integer(where, "router_settings", "rpm_burst", router.get("rpm_burst")),
         redis_url=_redis(where, router),
         redis_optional=bool(_bool(where, "router_settings", "redis_optional", router.get("redis_optional"))),
+        fallbacks=_fallbacks(where, router.get("fallbacks"), routes),
+        num_retries=num_retries,
+        allowed_fails=allowed_fails or DEFAULT_ALLOWED_FAILS,
+        cooldown_time=DEFAULT_COOLDOWN_TIME if cooldown_time is None else float(cooldown_time),
         origins=origins,
     )
 
@@ -430,8 +475,18 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> Model
     if prompt_format is not None and not isinstance(prompt_format, str):
         raise where.error(label, f"{key}.prompt_format", "must be a format name such as 'llama3'")
     drop_params = bool(_bool(where, label, f"{key}.drop_params", own.get("drop_params")))
+    num_retries = _retries(where, label, own.get("num_retries"), f"{key}.num_retries")
 
+    supports_system_prompt = _bool(
+        where, label, f"{key}.supports_system_prompt", own.get("supports_system_prompt")
+    )
     template = None
+    if "chat_template" in own:
+        mixed = [k for k in ROLES_ONLY_KEYS if k in own]
+        if mixed:
+            raise where.error(
+                label, f"{key}.{mixed[0]}", "give either chat_template (a Jinja template) or roles, not both"
+            )
     if any(k in own for k in TEMPLATE_KEYS):
         try:
             template = make_template(
@@ -440,9 +495,13 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> Model
                 own.get("final_prompt_value", ""),
                 own.get("bos_token", ""),
                 own.get("eos_token", ""),
+                chat_template=own.get("chat_template"),
+                supports_system_prompt=bool(supports_system_prompt),
             )
         except BadRequestError as exc:
             raise where.error(label, f"{key}.{exc.param or 'roles'}", exc.message) from None
+    elif supports_system_prompt is not None:
+        defaults["supports_system_prompt"] = supports_system_prompt  # a call parameter, as in LiteLLM
     try:
         params = check_params(defaults, drop_params=drop_params)
     except BadRequestError as exc:
@@ -456,6 +515,7 @@ def _route(where: _Where, label: str, key: str, raw: Mapping[Any, Any]) -> Model
         template=template,
         timeout=timeout,
         drop_params=drop_params,
+        num_retries=num_retries,
     )
     return route
 
@@ -477,7 +537,7 @@ def check_models(config: ProxyConfig, plugins: Plugins) -> None:
                     template=route.template,
                     providers=providers,
                 )
-            except BadRequestError as exc:
+            except (BadRequestError, ConfigError) as exc:  # ConfigError: e.g. jinja2 not installed
                 label = config.origins.get((alias, i), f"model {alias!r}")
                 field = "prompt_format" if exc.param == "format" else exc.param or "model"
                 raise _Where(config.source).error(label, field, exc.message) from None
@@ -580,6 +640,44 @@ def _secret(where: _Where, entry: str | None, field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise where.error(entry, field, "must be a string (or os.environ/NAME)")
     return _env_string(where, entry, field, value)
+
+
+def _retries(where: _Where, entry: str | None, value: Any, field: str = "num_retries") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise where.error(entry, field, f"must be a whole number, 0 or more, not {value!r}")
+    return value
+
+
+def _fallbacks(where: _Where, raw: Any, routes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """LiteLLM's ``fallbacks: [{"llama-3": ["mistral-7b"]}, ...]``: every name must be a configured model."""
+    if raw is None:
+        return {}
+    shape = 'a list like [{"llama-3": ["mistral-7b"]}]'
+    if not isinstance(raw, list):
+        raise where.error("router_settings", "fallbacks", f"must be {shape}")
+    out: dict[str, tuple[str, ...]] = {}
+    for index, item in enumerate(raw):
+        field = f"fallbacks[{index}]"
+        if not isinstance(item, Mapping) or not item:
+            raise where.error("router_settings", field, f"must be a mapping; fallbacks is {shape}")
+        for alias, chain in item.items():
+            if alias not in routes:
+                raise where.error("router_settings", field, f"{alias!r} is not a model_name in model_list")
+            if isinstance(chain, str):
+                chain = [chain]
+            if not isinstance(chain, list) or not chain:
+                raise where.error("router_settings", field, f"{alias!r} must map to a list of model names")
+            for name in chain:
+                if name not in routes:
+                    raise where.error(
+                        "router_settings",
+                        field,
+                        f"fallback {name!r} of {alias!r} is not a model_name in model_list",
+                    )
+            out[alias] = (*out.get(alias, ()), *chain)
+    return out
 
 
 def _key(where: _Where, entry: str | None, field: str, value: Any) -> str:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from patchwire.codec import chunk_json, dumps
 from patchwire.errors import BadRequestError, NotFoundError, PatchwireError
-from patchwire.proxy.errors import patchwire_error_dict
+from patchwire.proxy.error_responses import patchwire_error_dict
 from patchwire.proxy.state import STATE, ProxyState, record_of
 from patchwire.stream import Stream
 from patchwire.text import TextStream
@@ -25,7 +25,7 @@ log = logging.getLogger("patchwire.proxy")
 #: Request fields that would let a client redirect the proxy's upstream call (and its key): refused.
 SERVER_OWNED = ("api_key", "api_base", "base_url")
 #: OpenAI platform features with no meaning for a hosted model: dropped rather than sent as inputs.
-PLATFORM_ONLY = ("store", "metadata", "service_tier")
+PLATFORM_ONLY = ("store", "service_tier")
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -115,6 +115,19 @@ def _call_arguments(
             "format (use /v1/chat/completions with messages)",
             param="prompt",
         )
+    fallbacks = data.get("fallbacks")
+    if isinstance(fallbacks, list):
+        # Only configured models: a provider model string would spend the proxy's keys on any model.
+        for name in fallbacks:
+            if name not in config.routes:
+                raise BadRequestError(
+                    f"fallbacks names {show(name)}, which this proxy does not serve; available models: "
+                    f"{', '.join(config.routes)}",
+                    param="fallbacks",
+                )
+    mock = data.get("mock_response")
+    if mock is not None and not isinstance(mock, str):
+        raise BadRequestError("mock_response must be a string", param="mock_response")
     if "self" in data:  # would collide with the router method's own argument
         raise BadRequestError("self is not a parameter any model takes", param="self")
     for name in PLATFORM_ONLY:

@@ -27,6 +27,9 @@ class Formatter:
     models: tuple[str, ...]
     renderer: Callable[[Sequence[Message]], str] = attrs.field(repr=False)
     uses_model_template: bool = False
+    #: Send the first system message as the model's ``system_prompt`` input (the input shaper of that
+    #: name reads this), not in the prompt.
+    supports_system_prompt: bool = False
 
     def render(self, messages: Sequence[Message]) -> str:
         return self.renderer(messages)

@@ -57,5 +57,12 @@ class TemplateRenderer:
 
 
 @patchwire.hookimpl
-def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatter:
-    return Formatter(name=name, models=(), renderer=TemplateRenderer(template, name))
+def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatter | None:
+    if getattr(template, "chat_template", None) is not None:
+        return None  # a Jinja chat template: the chat_template formatter's
+    return Formatter(
+        name=name,
+        models=(),
+        renderer=TemplateRenderer(template, name),
+        supports_system_prompt=template.supports_system_prompt,
+    )

@@ -14,7 +14,14 @@ from patchwire import InputSchema, ModelRef
 
 #: The longest output, by preference: the newest name first (Llama 3's schema has both max_tokens
 #: and the deprecated max_new_tokens; it must get max_tokens).
-MAX_TOKENS = ("max_tokens", "max_new_tokens", "max_length")
+MAX_TOKENS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "max_new_tokens",
+    "max_output_tokens",
+    "max_length",
+    "max_length_tokens",
+)
 #: The shortest output.
 MIN_TOKENS = ("min_tokens", "min_new_tokens")
 FAMILIES = (MAX_TOKENS, MIN_TOKENS)

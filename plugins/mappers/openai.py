@@ -1,16 +1,19 @@
 """OpenAI parameters -> model inputs, and the plugin that contributes every built-in mapper.
 
 The built-in mappers run in this order (a mapper sees what the earlier ones built; see
-``patchwire.ParamMapper`` for ties). The first three know Replicate's conventions and serve only the
+``patchwire.ParamMapper`` for ties). The first four know Replicate's conventions and serve only the
 ``replicate`` provider; for any other provider the parameters pass through under their OpenAI names.
 
 =====  ==================  ===========  ==========================================================
 order  name                serves       what it does
 =====  ==================  ===========  ==========================================================
 100    ``openai``          replicate    ``max_tokens``/``max_completion_tokens`` -> the model's
-                                        length input, ``stop`` -> ``stop_sequences``
-                                        (comma-joined), ``temperature``, ``top_p``, ``seed``,
-                                        ``presence_penalty``, ``frequency_penalty``
+                                        length input (within its bounds), ``stop`` ->
+                                        ``stop_sequences`` (comma-joined), ``temperature``,
+                                        ``top_p``, ``seed``, ``presence_penalty``,
+                                        ``frequency_penalty``
+150    ``reasoning``       replicate    ``reasoning_effort`` -> the model's reasoning control
+                                        (level, switch, budget; see ``reasoning.py``)
 200    ``token_aliases``   replicate    provider names of one family (``min_tokens``/
                                         ``min_new_tokens``, ``max_new_tokens``/``max_length``) ->
                                         the name the model has
@@ -33,6 +36,7 @@ from patchwire.plugins.mappers.aliases import ALIASES
 from patchwire.plugins.mappers.base import REPLICATE, Mapper
 from patchwire.plugins.mappers.names import MAX_TOKENS, family_name
 from patchwire.plugins.mappers.prompt_template import PROMPT_TEMPLATE
+from patchwire.plugins.mappers.reasoning import REASONING
 from patchwire.plugins.mappers.schema_check import SCHEMA_CHECK
 from patchwire.validation import show
 
@@ -60,9 +64,30 @@ def _max_tokens(call: MapCall) -> None:
     if target is None:
         return  # the model has no length input: schema_check reports it (or drops it)
     value = next(iter(given.values()))
+    if call.schema is not None:
+        _check_bounds(call, next(iter(given)), value, target)
     for key in given:
         del params[key]
     call.inputs[target] = value
+
+
+def _check_bounds(call: MapCall, param: str, value: int, target: str) -> None:
+    """A length outside the model's bounds is refused here, naming the bound and the input it
+    reaches (the model would refuse it after a wait, or a caller would not know which name)."""
+    assert call.schema is not None
+    spec = call.schema.inputs[target]
+    low, high = spec.minimum, spec.maximum
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    bounds = " and ".join(
+        text
+        for text in (f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else "")
+        if text
+    )
+    sent_as = "" if param == target else f" (sent as its {target} input)"
+    raise BadRequestError(
+        f"{param}={value} is out of range for {call.ref}{sent_as}: it must be {bounds}", param=param
+    )
 
 
 def stop_sequences(value: Any) -> str:
@@ -106,4 +131,4 @@ OPENAI = Mapper(name="openai", order=100, apply=map_openai, providers=REPLICATE)
 
 @patchwire.hookimpl
 def patchwire_param_mappers() -> list[Mapper]:
-    return [OPENAI, ALIASES, PROMPT_TEMPLATE, SCHEMA_CHECK]
+    return [OPENAI, REASONING, ALIASES, PROMPT_TEMPLATE, SCHEMA_CHECK]

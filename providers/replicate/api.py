@@ -28,6 +28,7 @@ import aiohttp
 import attrs
 
 from patchwire import observe
+from patchwire.breaker import CircuitBreaker
 from patchwire.errors import PatchwireError, ServiceUnavailableError
 from patchwire.ratelimit import RateGate, cap_back_off
 from patchwire.safetext import redact
@@ -111,6 +112,8 @@ class Rule:
     base: float = 0.25
     cap: float = 8.0
     max_attempts: int = 6
+    #: Whether the call's ``num_retries=`` sets the tries (creates and reads; not cleanup or schemas).
+    caller_retries: bool = False
     #: Which of the account's rate limits the request counts against (the gate paces each).
     budget: str = "reads"
 
@@ -118,9 +121,15 @@ class Rule:
 #: A create: only 429 and 503 are refusals (Replicate sends no other status for a create it did not
 #: make); any other failure after sending leaves a prediction that may exist, for the caller to find.
 CREATES = Rule(
-    refused=frozenset({429, 503}), resend_lost=False, base=0.5, cap=10.0, max_attempts=8, budget="creates"
+    refused=frozenset({429, 503}),
+    resend_lost=False,
+    base=0.5,
+    cap=10.0,
+    max_attempts=8,
+    caller_retries=True,
+    budget="creates",
 )
-READS = Rule(refused=BUSY, resend_lost=True)
+READS = Rule(refused=BUSY, resend_lost=True, caller_retries=True)
 #: A schema is optional (the call goes on without one), so it is worth only a few tries.
 SCHEMAS = Rule(refused=BUSY, resend_lost=True, max_attempts=4)
 #: A cancel is tried quickly and often within CANCEL_BUDGET.
@@ -139,7 +148,7 @@ class Unanswered(Exception):
 class Api:
     """Requests to Replicate on behalf of one call: its session, key, deadline and rate gate."""
 
-    __slots__ = ("auth", "deadline", "gate", "label", "sending", "session")
+    __slots__ = ("auth", "breaker", "deadline", "gate", "label", "retries", "sending", "session")
 
     def __init__(
         self,
@@ -149,8 +158,14 @@ class Api:
         deadline: float,
         gate: RateGate | None,
         label: str,
+        retries: int | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.session = session
+        #: The call's ``num_retries=`` (None: each rule's own number of tries).
+        self.retries = retries
+        #: The upstream's circuit breaker (shared by the provider's calls to one API base).
+        self.breaker = breaker
         self.auth = {"Authorization": f"Bearer {key}"}
         self.deadline = deadline
         self.gate = gate
@@ -166,6 +181,7 @@ class Api:
         """The same requests with another deadline (work that goes on after the call has ended)."""
         other = Api.__new__(Api)
         other.session, other.auth, other.gate, other.label = self.session, self.auth, self.gate, self.label
+        other.retries, other.breaker = self.retries, self.breaker
         other.deadline = deadline
         other.sending = False
         return other
@@ -204,17 +220,23 @@ class Api:
             hint: float | None = None
             status = 0
             error: PatchwireError
+            if self.breaker is not None and (open_for := self.breaker.allow()) is not None:
+                raise self._circuit_open(url, open_for, prediction_id)
             self.sending = True
             try:
                 answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
             except TransportError as exc:
                 self.sending = False
+                if self.breaker is not None and isinstance(exc, NotSent) and exc.refused:
+                    self.breaker.failed()
                 log.debug("patchwire: replicate %s %s failed: %s", method, url, exc.reason)
                 if isinstance(exc, Lost) and not rule.resend_lost:
                     raise Unanswered(exc.reason) from None
                 error = self._transport_error(exc, url, what, prediction_id)
             else:
                 self.sending = False
+                if self.breaker is not None:
+                    self.breaker.succeeded()
                 status = answer.status
                 if debug:
                     log.debug(
@@ -251,7 +273,11 @@ class Api:
                     )
                 else:
                     return answer
-            backoff = backoff or Backoff(base=rule.base, cap=rule.cap, max_attempts=rule.max_attempts)
+            if backoff is None:
+                tries = rule.max_attempts
+                if rule.caller_retries and self.retries is not None:
+                    tries = self.retries + 1
+                backoff = Backoff(base=rule.base, cap=rule.cap, max_attempts=tries)
             delay = backoff.next_delay(hint)
             if backoff.exhausted or loop.time() + delay >= deadline:
                 raise self._scrubbed(error)
@@ -288,6 +314,17 @@ class Api:
             )
         data: dict[str, Any] = answer.json()
         return data
+
+    def _circuit_open(self, url: str, open_for: float, prediction_id: str | None) -> ServiceUnavailableError:
+        origin = url.split("/v1/", 1)[0]
+        return ServiceUnavailableError(
+            f"{self.label}: could not connect to Replicate at {origin}: its last connections all failed, "
+            f"so calls fail at once for {open_for:.1f}s more, then one tries again; check api_base and "
+            "your network",
+            provider="replicate",
+            prediction_id=prediction_id,
+            code="upstream_unreachable",
+        )
 
     def _scrubbed(self, error: PatchwireError) -> PatchwireError:
         """``error`` without this call's key in its message (an upstream may echo it back)."""

@@ -1,8 +1,9 @@
 """Creating one call's prediction.
 
-A create is sent again only when no prediction can have been made: a 429 or 503 refusal, or a connection
-that failed before the request left (``api.CREATES``). One whose outcome is unknown (cut after sending,
-another 5xx, an unreadable answer) is looked for in the prediction list (``recovery``), never resent.
+A create is sent again only when no prediction can have been made: a 429 or 503 refusal, a connection
+that failed before the request left (``api.CREATES``), or a create whose outcome was unknown (cut after
+sending, another 5xx, an unreadable answer) once the prediction list proved it made none
+(``recovery``). One that did make a prediction is found in that list and followed, never resent.
 
 A model that is not official answers 404 to a create by name, having made nothing: it is created by its
 latest version instead, and the provider is told (``remember``) so its later calls go there at once.
@@ -116,20 +117,26 @@ class Creation:
                     before_send=self._before_send,
                 )
             except Unanswered as exc:
-                return await self._recover(data, exc.reason)
-            status = answer.status
-            if status < 300:
-                prediction = answer.json()
-                if not isinstance(prediction, dict) or not prediction.get("id"):
-                    return await self._recover(data, f"unreadable {status} answer")
-                return prediction
-            if status == 404 and self.target.version is None and self.target.deployment is None:
-                # Nothing was created, so creating by the model's latest version instead is safe.
-                self.target = await self._latest_version_target()
-                body["version"] = self.target.version
-                data = orjson.dumps(body)
-                continue
-            raise http_error(status, answer.body, answer.headers, what=api.label)
+                found = await self._recover(data, exc.reason)
+            else:
+                status = answer.status
+                if status < 300:
+                    prediction = answer.json()
+                    if isinstance(prediction, dict) and prediction.get("id"):
+                        return prediction
+                    found = await self._recover(data, f"unreadable {status} answer")
+                elif status == 404 and self.target.version is None and self.target.deployment is None:
+                    # Nothing was created, so creating by the model's latest version instead is safe.
+                    self.target = await self._latest_version_target()
+                    body["version"] = self.target.version
+                    data = orjson.dumps(body)
+                    continue
+                else:
+                    raise http_error(status, answer.body, answer.headers, what=api.label)
+            if found is not None:
+                return found
+            # Proven to have made no prediction: sending it again cannot make a second one.
+            log.debug("patchwire: replicate %s: sending the lost create again", api.label)
 
     async def _before_send(self) -> None:
         if self.abandoned:  # nobody waits for this prediction any more: make none
@@ -139,13 +146,24 @@ class Creation:
             await gate.acquire_create()
         self.sent_at = time.time()
 
-    async def _recover(self, data: bytes, reason: str) -> dict[str, Any]:
+    async def _recover(self, data: bytes, reason: str) -> dict[str, Any] | None:
+        """The prediction the lost create made, or None when it made none."""
         self.recovering = True
+        lost_at = asyncio.get_running_loop().time()
         # The input as the API echoes it back (JSON types), to compare with the list's.
         wanted = orjson.loads(data)["input"]
-        return await find_lost_create(
-            self.api, self.links, self.claims, self.target, wanted, sent_at=self.sent_at, reason=reason
+        found = await find_lost_create(
+            self.api,
+            self.links,
+            self.claims,
+            self.target,
+            wanted,
+            sent_at=self.sent_at,
+            lost_at=lost_at,
+            reason=reason,
         )
+        self.recovering = False
+        return found
 
     async def _latest_version_target(self) -> CreateTarget:
         """Where to create predictions of a model Replicate cannot run by name: its latest version."""

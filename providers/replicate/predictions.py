@@ -96,8 +96,9 @@ class PredictionJob:
 
     @property
     def cancel_url(self) -> str:
+        # A refused link still leaves the prediction to cancel: by its id, on the API base.
         fallback = f"{self.links.base}/v1/predictions/{self.prediction_id}/cancel"
-        return self.links.follow(self.urls.get("cancel"), fallback)
+        return self.links.follow_or(self.urls.get("cancel"), fallback)
 
     @property
     def stream_url(self) -> str | None:

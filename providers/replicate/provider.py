@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
+from patchwire.breaker import CircuitBreaker
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
 from patchwire.ratelimit import RateGate
+from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
 from .api import SCHEMAS, Api
 from .create import Creation
 from .errors import http_error
+from .files import FileUploads, needs_upload
 from .keys import resolve_key
 from .links import Links
+from .output import output_pieces
 from .predictions import TERMINAL, PredictionJob
 from .recovery import Claims
 from .refs import CreateTarget, create_target, parse_ref
@@ -52,11 +57,14 @@ class ReplicateProvider:
         self.prefer_wait = prefer_wait
         self._targets: dict[ModelRef, CreateTarget] = {}
         self._claims = Claims()
+        self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
         #: Per (API base, key), for calls whose router has no rate gate: the pace 429s teach is the
         #: account's, so its calls keep to it together rather than each backing off alone.
         self._gates: dict[tuple[str, str], RateGate] = {}
+        #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
+        self._breakers: dict[str, CircuitBreaker] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -96,7 +104,14 @@ class ReplicateProvider:
         base = Links(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
-        api = Api(context.session, key, deadline=budget_end, gate=None, label=f"replicate/{ref.raw}")
+        api = Api(
+            context.session,
+            key,
+            deadline=budget_end,
+            gate=None,
+            label=f"replicate/{ref.raw}",
+            breaker=self._breaker(base),
+        )
         try:
             async with asyncio.timeout_at(budget_end):
                 body = await self._read_schema(api, base + path, ref)
@@ -132,6 +147,36 @@ class ReplicateProvider:
             raise http_error(answer.status, answer.body, answer.headers, what=what)
         return None
 
+    def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
+        """The requests ``complete``/``stream`` would send first, as ``{method, url, headers, body}``
+        dicts with the key redacted: an upload per large data: URL, then the create."""
+        ref = call.request.ref
+        target = self._targets.get(ref) or create_target(ref)
+        base = Links(call.context.api_base).base
+        auth = "Bearer <redacted>"
+        sent: list[dict[str, Any]] = []
+        inputs = dict(call.inputs)
+        if needs_upload(inputs):
+            sent.append(
+                {
+                    "method": "POST",
+                    "url": f"{base}/v1/files",
+                    "headers": {"Authorization": auth, "Content-Type": "multipart/form-data"},
+                    "body": "one upload per data: URL over 256 KB; the input gets the file's urls.get",
+                }
+            )
+        body: dict[str, Any] = {"input": inputs}
+        if target.version is not None:
+            body["version"] = target.version
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        headers["Cancel-After"] = f"{max(5, math.ceil(call.request.timeout) + 5)}s"
+        if call.request.stream:
+            body["stream"] = True
+        elif self.prefer_wait:
+            headers["Prefer"] = f"wait={max(1, min(self.prefer_wait, int(call.request.timeout) - 1))}"
+        sent.append({"method": "POST", "url": base + target.path, "headers": headers, "body": body})
+        return sent
+
     async def complete(self, call: ProviderCall) -> ChatResponse:
         job = self._job(call)
         prediction = await self._bounded(call, job, stream=False)
@@ -160,12 +205,26 @@ class ReplicateProvider:
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
         try:
             async with asyncio.timeout_at(job.deadline):
+                creation = job.creation
+                if needs_upload(creation.inputs):
+                    creation.inputs = await self._files.inline_or_upload(
+                        job.api, job.links.base, creation.inputs
+                    )
                 prediction = await job.create(stream=stream)
                 if not stream and job.status not in TERMINAL:
                     prediction = await job.follow(prediction)
                 return prediction
         except TimeoutError:
             await job.abandon()
+            late = _succeeded_create(job)
+            if late is not None and not stream:
+                # The deadline passed while the create was on its way, and it came back done: the
+                # output exists (and is billed), so it is the answer, not a "canceled" that never was.
+                log.info(
+                    "patchwire: replicate prediction %s succeeded just after the deadline; returning it",
+                    job.prediction_id,
+                )
+                return late
             raise self._timeout(call, job) from None
         except BaseException:
             await job.abandon()
@@ -186,7 +245,15 @@ class ReplicateProvider:
             gate = self._gates.get((links.base, key))
             if gate is None:
                 gate = self._gates[links.base, key] = RateGate()
-        api = Api(context.session, key, deadline=context.deadline, gate=gate, label=f"replicate/{ref.raw}")
+        api = Api(
+            context.session,
+            key,
+            deadline=context.deadline,
+            gate=gate,
+            label=f"replicate/{ref.raw}",
+            retries=context.retries,
+            breaker=self._breaker(links.base),
+        )
         creation = Creation(
             api=api,
             links=links,
@@ -198,6 +265,13 @@ class ReplicateProvider:
         )
         return PredictionJob(api=api, links=links, claims=self._claims, creation=creation)
 
+    def _breaker(self, base: str) -> CircuitBreaker:
+        """The circuit breaker of one API base, shared by this provider's calls."""
+        breaker = self._breakers.get(base)
+        if breaker is None:
+            breaker = self._breakers[base] = CircuitBreaker()
+        return breaker
+
     def _remember_version(self, base: str, target: CreateTarget) -> None:
         """A model found to run only by version: this provider's later calls create there at once."""
         if target.model is not None:
@@ -206,23 +280,27 @@ class ReplicateProvider:
     async def _stream_usage(
         self, job: PredictionJob, prediction: dict[str, Any], inputs: Mapping[str, Any], tokens: int
     ) -> Usage:
-        """The finished prediction's token counts (one GET: the stream carries no metrics), or the
-        documented estimate when it cannot be read in time."""
-        if "metrics" not in prediction:
+        """The finished prediction's token counts (one GET: the stream carries no metrics); where
+        Replicate reports none (a create answered ``"metrics": {}``, a model without counts), the
+        output tokens are the chunks streamed."""
+        if not _counts_output(prediction):
             try:
                 async with asyncio.timeout_at(min(job.deadline, asyncio.get_running_loop().time() + 5)):
                     prediction = await job.get()
             except (TimeoutError, PatchwireError) as exc:
                 log.debug("patchwire: replicate usage of %s estimated (%s)", job.prediction_id, exc)
-                prediction = {"output": [""] * tokens}
+        if not _counts_output(prediction):
+            prediction = {**prediction, "output": [""] * tokens}
         return usage_of(prediction, inputs, "")
 
     def _timeout(self, call: ProviderCall, job: PredictionJob) -> Timeout:
-        where = (
-            f" (prediction {job.prediction_id}, last status {job.status}, now canceled)"
-            if job.prediction_id
-            else ""
-        )
+        if job.prediction_id is None:
+            where = " (no prediction was made)"
+        elif job.status in TERMINAL:
+            # It ended on its own, just too late: say how, never "canceled" for what finished.
+            where = f" (prediction {job.prediction_id} ended {job.status} after the deadline)"
+        else:
+            where = f" (prediction {job.prediction_id}, last status {job.status}; cancel requested)"
         return Timeout(
             f"{job.label} did not finish within timeout={call.request.timeout:g}s{where}; pass a "
             "larger timeout= (a cold boot can take minutes)",
@@ -237,15 +315,16 @@ class ReplicateProvider:
         prediction: dict[str, Any],
     ) -> AsyncGenerator[ChatChunk, None]:
         maker = ChunkMaker(job.prediction_id or "", job.label)
+        splitter = ReasoningSplitter()
         tokens = 0
         try:
             yield maker.role()
             if job.status in TERMINAL:
-                output = prediction.get("output")
-                for text in output if isinstance(output, list) else [output]:
+                # A model whose output is one string (not a token iterator) streams as one chunk.
+                for text in output_pieces(prediction.get("output"), job.label, job.prediction_id):
                     tokens += 1
-                    if isinstance(text, str) and text:
-                        yield maker.content(text)
+                    for chunk in _split(maker, splitter, text):
+                        yield chunk
             else:
                 follower = OutputFollower(job)
                 try:
@@ -258,16 +337,51 @@ class ReplicateProvider:
                             break
                         tokens += len(batch)  # one output event is one token (or a few)
                         for text in batch:
-                            if text:
+                            if not text:
+                                continue
+                            if splitter.passthrough:
                                 yield maker.content(text)
+                            else:
+                                for chunk in _split(maker, splitter, text):
+                                    yield chunk
                 finally:
                     await follower.close()
+            reasoning, answer = splitter.end()
+            if reasoning:
+                yield maker.reasoning(reasoning)
+            if answer:
+                yield maker.content(answer)
             yield maker.finish(finish_reason(tokens, call.inputs))
             if call.request.include_usage:
                 yield maker.usage(await self._stream_usage(job, prediction, call.inputs, tokens))
         finally:
             if not job.finished:
                 await job.abandon()
+
+
+def _counts_output(prediction: Mapping[str, Any]) -> bool:
+    metrics = prediction.get("metrics")
+    return isinstance(metrics, Mapping) and "output_token_count" in metrics
+
+
+def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[ChatChunk]:
+    """The chunks one piece of output makes: inline ``<think>`` reasoning apart from the answer."""
+    reasoning, answer = splitter.feed(text)
+    chunks = []
+    if reasoning:
+        chunks.append(maker.reasoning(reasoning))
+    if answer:
+        chunks.append(maker.content(answer))
+    return chunks
+
+
+def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
+    """The create's answer when it came back with the prediction already succeeded."""
+    task = job.create_task
+    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    prediction = task.result()
+    return prediction if prediction.get("status") == "succeeded" else None
 
 
 class _Started:

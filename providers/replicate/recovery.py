@@ -1,13 +1,18 @@
-"""Finding the prediction a create of unknown outcome may have made.
+"""Finding the prediction a create of unknown outcome may have made, or proving that it made none.
 
 Replicate takes no idempotency key, so a create cut after it was sent (or answered with a 5xx that is not
-a refusal) may or may not have made a prediction, and sending it again could run and bill it twice.
-Instead, ``GET /v1/predictions?created_after=…`` is searched for a prediction of the same model with the
-same input, created near our send time, that no other call of this process follows (``Claims``).
+a refusal) may or may not have made a prediction, and sending it again blindly could run and bill it
+twice. Instead, ``GET /v1/predictions?created_after=…`` is searched for a prediction of the same model
+with the same input, created near our send time, that no other call of this process follows (``Claims``).
+
+A search made at least ``LIST_DELAY`` after the create was lost, that reads the whole creation window and
+shows no such prediction, proves the create made none: the caller may then send it again. Until one of
+the two is established (found, or proven absent) the search is repeated within the call's deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections import OrderedDict
@@ -17,7 +22,7 @@ from typing import Any
 
 from patchwire.errors import RateLimitError, ServiceUnavailableError, UnknownOutcomeError
 
-from .api import Api, sleep_before
+from .api import Api, Backoff, sleep_before
 from .links import Links
 from .refs import CreateTarget
 
@@ -25,9 +30,11 @@ log = logging.getLogger("patchwire")
 
 #: How far before our send time a lost create is looked for (client and server clocks differ).
 CLOCK_SLACK = 120.0
-#: Lookups of a lost create, spaced out (a prediction may take a moment to appear in the list).
-FIND_ATTEMPTS = 3
-FIND_PAGES = 5
+#: A prediction shows in the list within this many seconds of its create being processed. Replicate
+#: stores a prediction before it answers its create, so this is a generous margin for lag in the list.
+LIST_DELAY = 2.0
+#: Pages (100 predictions each, newest first) a search may read; a window longer than that proves nothing.
+FIND_PAGES = 20
 
 
 class Claims:
@@ -58,26 +65,42 @@ async def find_lost_create(
     wanted: Any,
     *,
     sent_at: float,
+    lost_at: float,
     reason: str,
-) -> dict[str, Any]:
-    """The prediction a lost create made (its input is ``wanted``, it was sent at ``sent_at``, a Unix
-    time); ``UnknownOutcomeError`` when it cannot be found."""
+) -> dict[str, Any] | None:
+    """The prediction a lost create made, or None once it is proven to have made none.
+
+    ``wanted`` is the create's input, ``sent_at`` the Unix time it was sent, ``lost_at`` the loop time
+    it was lost. ``UnknownOutcomeError`` when neither can be established before the deadline.
+    """
     label = api.label
     log.debug("patchwire: replicate create for %s lost (%s); looking for it", label, reason)
+    loop = asyncio.get_running_loop()
     search = _Search(api, links, claims, target, wanted, sent_at)
-    looked = "no matching prediction shows in GET /v1/predictions"
-    for attempt in range(FIND_ATTEMPTS):
+    proof_from = lost_at + LIST_DELAY
+    failures = Backoff(base=0.5, cap=4.0, max_attempts=1 << 30)
+    looked = "no search of GET /v1/predictions was complete before the deadline"
+    while True:
+        started = loop.time()
         try:
-            found = await search.run()
+            found, complete = await search.run()
         except (ServiceUnavailableError, RateLimitError) as exc:
             # The list cannot be read: that says nothing about whether the create made one.
             log.debug("patchwire: replicate lookup of a lost create failed: %s", exc.message)
             looked = f"GET /v1/predictions could not be read to look for it ({exc.message})"
-            break
-        if found is not None:
-            log.debug("patchwire: replicate found lost create as %s", found.get("id"))
-            return found
-        if attempt + 1 < FIND_ATTEMPTS and not await sleep_before(api.deadline, 0.5 * (attempt + 1)):
+            delay = failures.next_delay()
+        else:
+            if found is not None:
+                log.debug("patchwire: replicate found lost create as %s", found.get("id"))
+                return found
+            if not complete:
+                looked = f"more than {FIND_PAGES} pages of predictions were created around it"
+                break
+            if started >= proof_from:
+                log.debug("patchwire: replicate lost create for %s made no prediction", label)
+                return None
+            delay = proof_from - loop.time()
+        if not await sleep_before(api.deadline, max(0.0, delay)):
             break
     raise UnknownOutcomeError(
         f"{label}: the create request failed after it was sent ({reason}) and {looked}, so "
@@ -102,8 +125,9 @@ class _Search:
         self.wanted = wanted
         self.sent_at = sent_at
 
-    async def run(self) -> dict[str, Any] | None:
-        """The unclaimed prediction with our model and input created nearest to ``sent_at``."""
+    async def run(self) -> tuple[dict[str, Any] | None, bool]:
+        """The unclaimed prediction with our model and input created nearest to ``sent_at``, and
+        whether the whole creation window was read."""
         base = self.links.base
         url: str | None = f"{base}/v1/predictions?created_after={_iso(self.sent_at - CLOCK_SLACK)}"
         best: dict[str, Any] | None = None
@@ -120,7 +144,7 @@ class _Search:
                         best, best_gap = item, gap
             nxt = page.get("next")
             url = self.links.follow(nxt, "") if isinstance(nxt, str) and nxt else None
-        return best
+        return best, url is None
 
     def _matches(self, item: Any) -> bool:
         if not isinstance(item, Mapping) or item.get("input") != self.wanted:

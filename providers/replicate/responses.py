@@ -12,21 +12,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from patchwire.thinking import split_reasoning
 from patchwire.types import ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, Message, Usage
 
+from .output import output_text
+
 #: Input names a maximum output length goes by, across Replicate's model families.
-MAX_TOKEN_INPUTS = ("max_tokens", "max_new_tokens", "max_length")
-
-
-def join_output(output: Any) -> str:
-    """An LLM's output (a list of chunks, concatenated) as one string."""
-    if output is None:
-        return ""
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        return "".join(chunk if isinstance(chunk, str) else str(chunk) for chunk in output)
-    return str(output)
+MAX_TOKEN_INPUTS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "max_new_tokens",
+    "max_output_tokens",
+    "max_length",
+    "max_length_tokens",
+)
 
 
 def requested_max(inputs: Mapping[str, Any]) -> int | None:
@@ -68,12 +67,26 @@ def output_tokens(prediction: Mapping[str, Any]) -> int | None:
     return None
 
 
+#: Inputs that carry the conversation's text, besides ``prompt``.
+TEXT_INPUTS = ("system_prompt", "system_instruction", "instructions")
+
+
+def prompt_text(inputs: Mapping[str, Any]) -> str:
+    """The conversation's text as sent (``prompt``, a system input, a ``messages`` array): what the
+    prompt-token estimate counts when the model reports no count."""
+    parts = [inputs.get("prompt"), *(inputs.get(name) for name in TEXT_INPUTS)]
+    messages = inputs.get("messages")
+    if isinstance(messages, list):
+        parts += [m.get("content") for m in messages if isinstance(m, Mapping)]
+    return "\n".join(part for part in parts if isinstance(part, str))
+
+
 def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str) -> Usage:
     metrics = prediction.get("metrics")
     metrics = metrics if isinstance(metrics, Mapping) else {}
     prompt = _count(metrics, "input_token_count")
     if prompt is None:
-        prompt = estimate_tokens(str(inputs.get("prompt", "")))
+        prompt = estimate_tokens(prompt_text(inputs))
     completion = _count(metrics, "output_token_count")
     if completion is None:
         completion = output_tokens(prediction) or estimate_tokens(text)
@@ -81,12 +94,10 @@ def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str
 
 
 def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str, Any]) -> ChatResponse:
-    output = prediction.get("output")
-    try:
-        text = "".join(output) if output.__class__ is list else join_output(output)
-    except TypeError:  # a list with something other than strings
-        text = join_output(output)
+    pid = prediction.get("id")
+    text = output_text(prediction.get("output"), model, str(pid) if pid is not None else None)
     usage = usage_of(prediction, inputs, text)
+    reasoning, answer = split_reasoning(text)
     return ChatResponse(
         id=str(prediction.get("id", "")),
         created=int(time.time()),
@@ -94,7 +105,7 @@ def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str
         choices=(
             Choice(
                 index=0,
-                message=Message(role="assistant", content=text),
+                message=Message(role="assistant", content=answer, reasoning_content=reasoning or None),
                 finish_reason=finish_reason(usage.completion_tokens, inputs),
             ),
         ),
@@ -123,6 +134,9 @@ class ChunkMaker:
     def content(self, text: str) -> ChatChunk:
         # Positional arguments: this runs once per token.
         return ChatChunk(self.id, self.created, self.model, (ChunkChoice(0, Delta(None, text)),))
+
+    def reasoning(self, text: str) -> ChatChunk:
+        return ChatChunk(self.id, self.created, self.model, (ChunkChoice(0, Delta(None, None, text)),))
 
     def usage(self, usage: Usage) -> ChatChunk:
         """OpenAI's closing chunk for ``include_usage``: no choices, just the usage."""

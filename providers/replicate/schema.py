@@ -19,6 +19,11 @@ def _resolve(prop: Mapping[str, Any], schemas: Mapping[str, Any]) -> Mapping[str
     schema's ``type``/``enum`` into the property."""
     all_of = prop.get("allOf")
     if not isinstance(all_of, list):
+        ref = prop.get("$ref")
+        if isinstance(ref, str):  # a bare $ref (items of an array of enums are written so)
+            return _resolve(
+                {**{k: v for k, v in prop.items() if k != "$ref"}, "allOf": [{"$ref": ref}]}, schemas
+            )
         return prop
     merged: dict[str, Any] = {}
     for part in all_of:
@@ -32,6 +37,10 @@ def _resolve(prop: Mapping[str, Any], schemas: Mapping[str, Any]) -> Mapping[str
                 merged.update(part)
     merged.update({k: v for k, v in prop.items() if k != "allOf"})
     return merged
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _number(value: Any) -> float | None:
@@ -66,14 +75,21 @@ def input_schema_from_openapi(openapi: Any) -> InputSchema | None:
         enum = prop.get("enum")
         type_ = prop.get("type")
         description = prop.get("description")
+        items = prop.get("items")
+        items = _resolve(items, schemas) if isinstance(items, Mapping) else {}
+        max_items = prop.get("maxItems")
         specs[name] = InputSpec(
             name=name,
-            type=type_ if isinstance(type_, str) else None,
+            type=_text(type_),
             default=prop.get("default"),
             minimum=_number(prop.get("minimum")),
             maximum=_number(prop.get("maximum")),
             enum=tuple(enum) if isinstance(enum, list) else None,
-            description=description if isinstance(description, str) else None,
+            description=_text(description),
+            format=_text(prop.get("format")),
+            item_type=_text(items.get("type")),
+            item_format=_text(items.get("format")),
+            max_items=max_items if type(max_items) is int and max_items >= 0 else None,
         )
     required = input_schema.get("required")
     req = tuple(r for r in required if isinstance(r, str)) if isinstance(required, list) else ()

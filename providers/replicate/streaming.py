@@ -27,6 +27,7 @@ from patchwire.sse import ServerSentEvent, SSEDecoder
 
 from .api import CONNECT_TIMEOUT, Backoff, sleep_before
 from .errors import http_error, json_or_none, prediction_error
+from .output import output_pieces, text_items
 from .predictions import POLL_FACTOR, POLL_FIRST, POLL_MAX, TERMINAL, PredictionJob
 from .transport import describe
 
@@ -220,14 +221,19 @@ class OutputFollower:
             prediction = await job.get()
         output = prediction.get("output")
         batch: list[str] = []
+        terminal = prediction.get("status") in TERMINAL
         if isinstance(output, list) and len(output) > self.emitted:
-            batch = [c if isinstance(c, str) else str(c) for c in output[self.emitted :]]
+            batch = text_items(output[self.emitted :], job.label, job.prediction_id)
             self.emitted = len(output)
-        if prediction.get("status") in TERMINAL:
+        if terminal:
             self.done = True
             error = job.result_error(prediction)
             if error is not None:
                 raise error
+            if not isinstance(output, list) and not self.emitted:
+                # A single-string output arrives whole, once the prediction is done.
+                batch = output_pieces(output, job.label, job.prediction_id)
+                self.emitted = 1
         return batch
 
 

@@ -38,7 +38,12 @@ class TransportError(Exception):
 
 
 class NotSent(TransportError):
-    """The connection failed before the request was sent: nothing reached the server."""
+    """The connection failed before the request was sent: nothing reached the server. ``refused``:
+    the host answered no (refused, unreachable, no such name), as opposed to a connect timeout."""
+
+    def __init__(self, reason: str, *, refused: bool = False) -> None:
+        super().__init__(reason)
+        self.refused = refused
 
 
 class Lost(TransportError):
@@ -110,6 +115,6 @@ async def send(
             param="api_base",
         ) from None
     except _NOT_SENT as exc:
-        raise NotSent(describe(exc)) from None
+        raise NotSent(describe(exc), refused=isinstance(exc, aiohttp.ClientConnectorError)) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise Lost(describe(exc)) from None

@@ -60,6 +60,7 @@ async def test_third_party_mapper_overrides_the_built_in(
         "acme_half_temperature",
         "openai",
         "acme_cap_length",
+        "reasoning",
         "token_aliases",
         "prompt_template",
         "schema_check",

@@ -43,6 +43,7 @@ def test_patchwire_plugins_shows_which_providers_each_mapper_serves() -> None:
     mappers = {m["name"]: m["providers"] for m in plugins_report(patchwire.Plugins())["mappers"]}
     assert mappers == {
         "openai": ["replicate"],
+        "reasoning": ["replicate"],
         "token_aliases": ["replicate"],
         "prompt_template": ["replicate"],
         "schema_check": [],

@@ -18,6 +18,7 @@ from patchwire import (
     Timeout,
     UnknownOutcomeError,
 )
+from patchwire.providers.replicate import recovery
 from patchwire.providers.replicate.simulator import Faults
 
 MSGS = [{"role": "user", "content": "Hello"}]
@@ -178,17 +179,38 @@ async def test_lost_create_of_a_concurrent_identical_call_is_not_taken_for_ours(
 
 
 @pytest.mark.parametrize("fault", ["5xx", "drop"])
-async def test_create_of_unknown_outcome_that_cannot_be_found_is_never_resent(
+async def test_lost_create_that_made_nothing_is_sent_again_once_the_list_proves_it(
     start_simulator: StartSimulator, router: patchwire.Router, fault: str
 ) -> None:
-    # A 500 or a connection dropped after sending may or may not have made a prediction.
+    # A 500 or a connection dropped after sending may or may not have made a prediction: only a lookup
+    # made once a new prediction would show in the list, and showing none, allows sending it again.
     running = await start_simulator(faults=Faults(statuses_5xx=(500,)))
     running.sim.inject_fault(fault, route="create")
+    started = time.monotonic()
+    response = await router.acompletion(LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url)
+    assert time.monotonic() - started >= recovery.LIST_DELAY
+    (prediction,) = running.sim.predictions.values()
+    assert response.id == prediction.id
+    assert response.choices[0].message.content == "".join(prediction.chunks)
+    assert create_requests(running.sim) == 2 and running.sim.stats.created == 1
+    create = ("POST", "/v1/models/meta/meta-llama-3-8b-instruct/predictions")
+    calls = [(r.method, r.path) for r in running.sim.requests if r.path.endswith("predictions")]
+    lookups = [("GET", "/v1/predictions")] * (len(calls) - 2)
+    assert calls == [create, *lookups, create]
+    assert len(lookups) >= 2  # one at once, one after the list has had time to show it
+
+
+async def test_lost_create_that_cannot_be_proven_absent_by_the_deadline_is_an_unknown_outcome(
+    start_simulator: StartSimulator, router: patchwire.Router
+) -> None:
+    running = await start_simulator(faults=Faults(statuses_5xx=(500,)))
+    running.sim.inject_fault("drop", route="create", times=1000)
     with pytest.raises(UnknownOutcomeError) as info:
-        await router.acompletion(LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url)
+        await router.acompletion(LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url, timeout=4)
     assert "not resent" in str(info.value)
-    assert create_requests(running.sim) == 1
     assert running.sim.stats.created == 0
+    # Each resend came only after a proof: at most one per LIST_DELAY.
+    assert 1 <= create_requests(running.sim) <= 4 / recovery.LIST_DELAY
 
 
 # -- deadlines ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Replicate model references, the URLs they create on, and links moved onto api_base."""
+"""Replicate model references, the URLs they create on, the API base, and retry hints."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from patchwire import BadRequestError
 from patchwire.providers.replicate.api import Backoff
 from patchwire.providers.replicate.errors import retry_after
-from patchwire.providers.replicate.links import normalize_base, rebase
+from patchwire.providers.replicate.links import normalize_base
 from patchwire.providers.replicate.refs import create_target, parse_ref
 
 HASH = "2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
@@ -71,35 +71,6 @@ def test_malformed_references_say_what_to_write(raw: str) -> None:
         parse_ref(raw)
     assert "replicate/owner/name" in str(info.value)
     assert info.value.param == "model"
-
-
-@pytest.mark.parametrize(
-    ("url", "base", "expected"),
-    [
-        (
-            "https://api.replicate.com/v1/predictions/abc",
-            "http://127.0.0.1:5000",
-            "http://127.0.0.1:5000/v1/predictions/abc",
-        ),
-        (
-            "https://streaming-api.svc.rno2.c.replicate.net/v1/streams/tok",
-            "http://127.0.0.1:5000",
-            "http://127.0.0.1:5000/v1/streams/tok",
-        ),
-        (
-            "https://api.replicate.com/v1/predictions?cursor=2",
-            "https://proxy.example/replicate",
-            "https://proxy.example/replicate/v1/predictions?cursor=2",
-        ),
-        (
-            "https://proxy.example/replicate/v1/predictions/x",
-            "https://proxy.example/replicate",
-            "https://proxy.example/replicate/v1/predictions/x",
-        ),
-    ],
-)
-def test_links_move_onto_api_base(url: str, base: str, expected: str) -> None:
-    assert rebase(url, base) == expected
 
 
 def test_api_base_normalisation() -> None:
