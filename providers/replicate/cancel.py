@@ -75,16 +75,25 @@ async def _cleanup(job: PredictionJob) -> None:
 
 async def _find_cut_create(job: PredictionJob) -> None:
     creation = job.creation
-    api = job.api.with_deadline(asyncio.get_running_loop().time() + LOOKUP_BUDGET)
+    loop = asyncio.get_running_loop()
+    api = job.api.with_deadline(loop.time() + LOOKUP_BUDGET)
     wanted = orjson.loads(orjson.dumps(creation.inputs))  # as the API echoes it back (JSON types)
     try:
         found = await find_lost_create(
-            api, job.links, job.claims, creation.target, wanted, sent_at=creation.sent_at, reason="cut"
+            api,
+            job.links,
+            job.claims,
+            creation.target,
+            wanted,
+            sent_at=creation.sent_at,
+            lost_at=loop.time(),
+            reason="cut",
         )
     except PatchwireError as exc:
         log.debug("patchwire: replicate create cut for %s: %s", job.label, exc.message)
         return
-    job.observe(found)
+    if found is not None:
+        job.observe(found)
 
 
 async def cancel(job: PredictionJob) -> None:

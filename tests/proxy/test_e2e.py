@@ -222,7 +222,7 @@ async def test_client_gone_mid_request_cancels_the_prediction(
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    # The provider learns the prediction's id (to cancel it) when the create's Prefer: wait (5 s) ends.
+    # The create is cut 1 s after the client left, and its prediction found in the list and cancelled.
     await wait_for(lambda: slow.sim.running() == 0, timeout=20)
     (prediction,) = slow.sim.predictions.values()
     assert prediction.status() == "canceled"
