@@ -27,6 +27,8 @@ log = logging.getLogger("patchwire")
 
 #: How long an abandoned call waits for a create still in flight before cutting it.
 CREATE_GRACE = 1.0
+#: How long the caller of a cut create waits for its prediction to be found and cancelled.
+CUT_WAIT = 6.0
 #: How long the background lookup of a cut create's prediction may take.
 LOOKUP_BUDGET = READ_TIMEOUT
 
@@ -51,7 +53,10 @@ async def abandon(job: PredictionJob) -> None:
     if job.prediction_id is None and create is not None:
         await asyncio.wait((create,), timeout=CREATE_GRACE)
         if not create.done():
-            return  # cut and looked up in the background
+            # The cleanup cuts it and looks the prediction up; the caller waits for that a few seconds
+            # (a process shutting down must not end before it), and it goes on in the background after.
+            await asyncio.wait((task,), timeout=CUT_WAIT)
+            return
     await asyncio.wait((task,), timeout=CANCEL_BUDGET)
 
 
