@@ -9,7 +9,7 @@ import pytest
 
 import patchwire
 from patchwire import BadRequestError, InputSchema, InputSpec, MapCall, Message, ModelRef, PromptFormatter
-from patchwire.plugins.formatters import default, llama2, llama3
+from patchwire.plugins.formatters import default, llama2, llama3, mistral
 from patchwire.plugins.mappers import openai as openai_mapper
 from patchwire.providers.replicate.refs import parse_ref
 from patchwire.providers.replicate.schema import input_schema_from_openapi
@@ -123,7 +123,7 @@ def test_llama2_70b_chat_with_litellms_example_parameters() -> None:
 
 def test_mistral_instruct() -> None:
     inputs = run(
-        "mistralai/mistral-7b-instruct-v0.2", MISTRAL, llama2.MISTRAL, max_tokens=64, frequency_penalty=0.5
+        "mistralai/mistral-7b-instruct-v0.2", MISTRAL, mistral.FORMATTER, max_tokens=64, frequency_penalty=0.5
     )
     assert inputs == {
         "prompt": "P",
