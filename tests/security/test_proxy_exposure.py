@@ -257,3 +257,38 @@ async def test_per_key_concurrency_limit(start_simulator: StartSimulator) -> Non
         assert second.json()["error"]["code"] == "max_parallel_requests"
         assert (await first).status == 200
         assert (await raw_request(url, post(key=KEY))).status == 200
+
+
+# -- 3c / 8: what the proxy's errors and log say about the upstream ----------------------------------
+
+
+async def test_errors_never_name_the_internal_api_base(caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    config = parse_config(config_for(dead, master_key=KEY), source="dead.yaml")
+    async with serve_app(config, host="127.0.0.1", port=0) as url:
+        answer = await raw_request(url, post(key=KEY), timeout=30)
+    assert answer.status == 503
+    message = answer.json()["error"]["message"]
+    assert dead.removeprefix("http://") not in message, message
+    assert "the upstream API" in message
+
+
+async def test_a_timed_out_call_logs_its_prediction_id(
+    start_simulator: StartSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = await start_simulator(tokens=3, latency=30.0)
+    config = parse_config(config_for(running.url), source="slow-upstream.yaml")
+    async with serve_app(config, host="127.0.0.1", port=0) as url:
+        body = orjson.dumps({**orjson.loads(BODY), "timeout": 1.5})
+        with caplog.at_level(logging.INFO, logger="patchwire.proxy"):
+            answer = await raw_request(url, post(body), timeout=30)
+    assert answer.status == 408
+    (prediction_id,) = running.sim.predictions
+    error = answer.json()["error"]["message"]
+    assert prediction_id in error and "cancel requested" in error
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POST ")]
+    assert line.endswith(f"prediction={prediction_id}"), line
