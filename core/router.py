@@ -625,7 +625,8 @@ def make_template(
     chat_template: str | None = None,
     supports_system_prompt: bool = False,
 ) -> PromptTemplate:
-    """A ``PromptTemplate`` from the seed's keyword arguments, checked field by field."""
+    """A ``PromptTemplate`` from LiteLLM's ``register_prompt_template`` keyword arguments, checked
+    field by field."""
     if chat_template is not None and not isinstance(chat_template, str):
         raise BadRequestError(
             f"chat_template must be a string (a Jinja template), not {show(chat_template)}",

@@ -260,7 +260,7 @@ class RoleTemplate:
 
 @attrs.frozen(slots=True)
 class PromptTemplate:
-    """A custom prompt template in the seed's (LiteLLM's) format.
+    """A custom prompt template in LiteLLM's format.
 
     ``bos_token`` goes at the start and before each system/user turn that follows an assistant turn;
     ``eos_token`` after each assistant turn.

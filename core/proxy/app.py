@@ -34,7 +34,7 @@ from patchwire.proxy.browser import (
     refuse_host,
 )
 from patchwire.proxy.config import ProxyConfig, check_models, load_config
-from patchwire.proxy.errors import from_http, from_patchwire, json_error
+from patchwire.proxy.error_responses import from_http, from_patchwire, json_error
 from patchwire.proxy.server import GuardedAppRunner
 from patchwire.proxy.state import STATE, ProxyState, record_of, start_record
 from patchwire.ratelimit import MAX_BACK_OFF, RateGate

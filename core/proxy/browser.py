@@ -17,7 +17,7 @@ import ipaddress
 
 from aiohttp import web
 
-from patchwire.proxy.errors import json_error
+from patchwire.proxy.error_responses import json_error
 from patchwire.proxy.limits import ClientLimits
 
 PREFLIGHT_HEADERS = "Authorization, Content-Type"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from patchwire.codec import chunk_json, dumps
 from patchwire.errors import BadRequestError, NotFoundError, PatchwireError
-from patchwire.proxy.errors import patchwire_error_dict
+from patchwire.proxy.error_responses import patchwire_error_dict
 from patchwire.proxy.state import STATE, ProxyState, record_of
 from patchwire.stream import Stream
 from patchwire.text import TextStream

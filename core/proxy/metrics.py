@@ -14,7 +14,7 @@ from aiohttp import web
 
 from patchwire.manager import Plugins
 from patchwire.metrics import Metrics, available
-from patchwire.proxy.errors import json_error
+from patchwire.proxy.error_responses import json_error
 from patchwire.proxy.state import STATE, ProxyState
 
 PATH = "/metrics"

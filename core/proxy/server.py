@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from patchwire.proxy.errors import error_body
+from patchwire.proxy.error_responses import error_body
 from patchwire.proxy.limits import ClientLimits
 from patchwire.safetext import escape
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from patchwire import BadRequestError, ContentPart, Message
-from patchwire.plugins.formatters import chatml, custom, default, llama2, llama3
+from patchwire.plugins.formatters import chatml, custom, default, llama2, llama3, mistral
 from patchwire.plugins.formatters.base import Formatter
 from patchwire.router import make_template
 
@@ -72,10 +72,11 @@ def test_llama2_irregular_conversations() -> None:
 
 
 def test_mistral_instruct() -> None:
-    assert llama2.MISTRAL.render(MULTI) == (
-        "<s>[INST] Be brief.\n\nHi [/INST] Hello!</s>[INST] Capital of France? [/INST]"
+    # Mistral's v1 template: a space before every [INST], after <s> and after </s> alike.
+    assert mistral.FORMATTER.render(MULTI) == (
+        "<s> [INST] Be brief.\n\nHi [/INST] Hello!</s> [INST] Capital of France? [/INST]"
     )
-    assert llama2.MISTRAL.render(HELLO) == "<s>[INST] Hello, how are you? [/INST]"
+    assert mistral.FORMATTER.render(HELLO) == "<s> [INST] Hello, how are you? [/INST]"
 
 
 def test_chatml() -> None:
@@ -161,7 +162,7 @@ IMAGE = Message(
     "user", (ContentPart("text", "What is this?"), ContentPart("image_url", image_url={"url": "x"}))
 )
 CUSTOM = custom.patchwire_template_formatter(name="custom:x", template=SEED_CONFIG_TEMPLATE)
-ALL = [llama3.FORMATTER, llama2.LLAMA2, llama2.MISTRAL, chatml.FORMATTER, default.FORMATTER, CUSTOM]
+ALL = [llama3.FORMATTER, llama2.LLAMA2, mistral.FORMATTER, chatml.FORMATTER, default.FORMATTER, CUSTOM]
 
 
 @pytest.mark.parametrize("formatter", ALL, ids=lambda f: f.name)

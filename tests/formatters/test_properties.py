@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from patchwire import Message
-from patchwire.plugins.formatters import chatml, custom, default, llama2, llama3
+from patchwire.plugins.formatters import chatml, custom, default, llama2, llama3, mistral, turns
 from patchwire.router import make_template
 
 TOKENS = ["<|eot_id|>", "<|start_header_id|>", "[INST]", "[/INST]", "<s>", "</s>", "<<SYS>>",
@@ -78,18 +78,18 @@ def test_llama2_shape(messages: list[Message]) -> None:
 @given(plain_conversations)
 def test_llama2_closes_every_answer_but_a_trailing_one(messages: list[Message]) -> None:
     prompt = llama2.LLAMA2.render(messages)
-    system, turns = llama2.split_turns([(m.role, m.text) for m in messages])
-    answers = sum(turn.answer is not None for turn in turns)
+    system, split = turns.split_turns([(m.role, m.text) for m in messages])
+    answers = sum(turn.answer is not None for turn in split)
     trailing = messages[-1].role == "assistant"
     assert prompt.count("</s>") == answers - trailing
-    assert prompt.count("[INST]") == len(turns)
+    assert prompt.count("[INST]") == len(split)
     assert prompt.count("<<SYS>>") == (system is not None)
 
 
 @given(plain_conversations)
 def test_mistral_shape(messages: list[Message]) -> None:
-    prompt = llama2.MISTRAL.render(messages)
-    assert prompt.startswith("<s>[INST] ") and prompt.count("<s>") == 1
+    prompt = mistral.FORMATTER.render(messages)
+    assert prompt.startswith("<s> [INST] ") and prompt.count("<s>") == 1
     assert in_order(prompt, [m.text.strip() for m in messages])
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import patchwire
 from patchwire import BadRequestError, InputSchema, InputSpec, MapCall, Message, ModelRef, PromptFormatter
-from patchwire.plugins.formatters import default, llama2, llama3
+from patchwire.plugins.formatters import default, llama2, llama3, mistral
 from patchwire.plugins.mappers import openai as openai_mapper
 from patchwire.providers.replicate.refs import parse_ref
 from patchwire.providers.replicate.schema import input_schema_from_openapi
@@ -106,7 +106,7 @@ def test_two_names_for_one_length_must_agree() -> None:
     assert run("meta/meta-llama-3-8b-instruct", LLAMA3, max_completion_tokens=30)["max_tokens"] == 30
 
 
-def test_llama2_70b_chat_the_seeds_parameters() -> None:
+def test_llama2_70b_chat_with_litellms_example_parameters() -> None:
     model = "meta/llama-2-70b-chat:2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
     inputs = run(
         model, LLAMA2, llama2.LLAMA2, max_tokens=20, temperature=0.5, seed=-1, min_tokens=2, top_k=20
@@ -123,7 +123,7 @@ def test_llama2_70b_chat_the_seeds_parameters() -> None:
 
 def test_mistral_instruct() -> None:
     inputs = run(
-        "mistralai/mistral-7b-instruct-v0.2", MISTRAL, llama2.MISTRAL, max_tokens=64, frequency_penalty=0.5
+        "mistralai/mistral-7b-instruct-v0.2", MISTRAL, mistral.FORMATTER, max_tokens=64, frequency_penalty=0.5
     )
     assert inputs == {
         "prompt": "P",

@@ -71,7 +71,11 @@ class Seen:
 
 
 async def run_calls(router: patchwire.Router, url: str, sim: Any, seen: Seen, *, key: str) -> None:
-    async def attempt(model: str = LLAMA3, stream: bool = False, **kw: Any) -> None:
+    async def attempt(
+        expect: type[patchwire.PatchwireError] | None, model: str = LLAMA3, stream: bool = False, **kw: Any
+    ) -> None:
+        """One scenario; ``expect`` is the error it must end in (None: it must succeed), so each
+        scenario is shown to have happened, not just labelled."""
         try:
             result = await router.acompletion(
                 model, MSGS, api_key=kw.pop("api_key", key), api_base=url, stream=stream, **kw
@@ -82,30 +86,44 @@ async def run_calls(router: patchwire.Router, url: str, sim: Any, seen: Seen, *,
                 seen.add(result)
         except patchwire.PatchwireError as exc:
             seen.error(exc)
+            assert expect is not None and isinstance(exc, expect), f"expected {expect}, got {exc!r}"
+        else:
+            assert expect is None, f"expected {expect.__name__}, but the call succeeded"
 
-    await attempt()  # success
-    await attempt(stream=True)  # streamed success
-    await attempt(api_key=WRONG_REPLICATE_KEY)  # 401
-    await attempt(api_key=WRONG_REPLICATE_KEY, stream=True)
-    await attempt(VICUNA, repetition_penalty=99)  # 422
+    def creates() -> int:
+        return int(sim.stats.by_route["create"])
+
+    await attempt(None)  # success
+    await attempt(None, stream=True)  # streamed success
+    before = creates()
+    await attempt(patchwire.AuthenticationError, api_key=WRONG_REPLICATE_KEY)  # 401
+    await attempt(patchwire.AuthenticationError, api_key=WRONG_REPLICATE_KEY, stream=True)
+    assert creates() > before  # Replicate itself refused the key
+    before = creates()
+    await attempt(patchwire.BadRequestError, VICUNA, repetition_penalty=99)  # 422
+    assert creates() == before + 1  # the create was sent: the refusal was Replicate's 422
     sim.set_faults(Faults(retry_after=30, statuses_5xx=(500,)))
     sim.inject_fault("429", route="create")
-    await attempt(timeout=3)  # 429 beyond the deadline
+    await attempt(patchwire.RateLimitError, timeout=3)  # 429 beyond the deadline
     sim.inject_fault("5xx", route="create")
-    await attempt()  # 500 on create: unknown outcome
+    # A 500 or a dropped connection on create: the list shows no prediction was made, so it is sent
+    # again (the error path of a lost create is the one below that finds it).
+    await attempt(None)  # 500 on create
     sim.inject_fault("drop", route="create")
-    await attempt()  # dropped connection
+    await attempt(None)  # dropped connection
     sim.inject_fault("drop_after_create", route="create")
-    await attempt()  # lost create found again
+    await attempt(None)  # lost create found again
     sim.inject_fault("5xx", route="get", times=2)
     sim.inject_fault("drop", route="get")
-    await attempt()  # flaky reads
+    await attempt(None)  # flaky reads
     sim.inject_fault("cut_stream")
-    await attempt(stream=True)  # cut stream resumed
+    await attempt(None, stream=True)  # cut stream resumed
     sim.inject_fault("hang", route="create")
-    await attempt(timeout=1)  # timeout
+    await attempt(patchwire.Timeout, timeout=1)  # timeout
     sim.inject_fault("fail")
-    await attempt()  # failed prediction
+    await attempt(patchwire.ProviderError)  # failed prediction
+    injected = {"429", "5xx", "drop", "drop_after_create", "cut_stream", "hang", "fail"}
+    assert injected <= set(sim.stats.faults), sim.stats.faults  # each fault really happened
 
 
 async def test_full_debug_run_leaks_no_key(
@@ -192,7 +210,12 @@ async def test_proxy_debug_run_leaks_no_key(
         for path in ("/v1/models", "/health/readiness", "/v1/models/llama-3"):
             async with http.get(f"{url}{path}", headers={"Authorization": f"Bearer {PROXY_KEY}"}) as resp:
                 seen.add(dict(resp.headers), await resp.text())
-    assert {200, 400, 401, 408, 429} <= set(statuses), statuses
+    # Each scenario happened as labelled: success, stream, wrong proxy key, wrong auth scheme, wrong
+    # upstream key (plain and streamed), a key in the model name, a key in the body, a bad value,
+    # then 429, 500 and a dropped create (each shown to have made nothing, so sent again), a hang past
+    # the deadline, a cut stream.
+    assert statuses == [200, 200, 401, 401, 401, 401, 401, 400, 400, 429, 200, 200, 408, 200], statuses
+    assert {"429", "5xx", "drop", "hang", "cut_stream"} <= set(sim.stats.faults), sim.stats.faults
     seen.check(debug_logs)
 
 

@@ -27,6 +27,7 @@ from patchwire.providers.replicate.simulator import (
 )
 from patchwire.providers.replicate.simulator.cli import build_parser, config_from_args
 from patchwire.providers.replicate.simulator.predictions import sse_event
+from patchwire.sse import SSEDecoder
 
 TOKEN = "r8_sim-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -93,26 +94,11 @@ async def read_sse(http: aiohttp.ClientSession, url: str, **headers: str) -> str
         return (await resp.read()).decode()
 
 
-def parse_sse(text: str) -> list[dict[str, str]]:
-    """Events as the official client decodes them (one space after the colon is dropped)."""
-    events = []
-    for block in text.split("\n\n"):
-        if not block.strip():
-            continue
-        event: dict[str, Any] = {"data": []}
-        for line in block.split("\n"):
-            if line.startswith(":"):
-                continue  # a comment (keepalive)
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "data":
-                event["data"].append(value)
-            else:
-                event[field] = value
-        event["data"] = "\n".join(event["data"])
-        if "event" in event:
-            events.append(event)
-    return events
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    """The stream's events as patchwire's own decoder (``patchwire.sse``) reads them, as dicts."""
+    decoder = SSEDecoder()
+    events = [*decoder.feed(text.encode()), *decoder.close()]
+    return [{"event": e.event, "data": e.data, "id": e.id} for e in events]
 
 
 # ---- create routes, shapes, auth ------------------------------------------------------------
