@@ -9,7 +9,7 @@ from patchwire.plugins.formatters import chatml, custom, default, llama2, llama3
 from patchwire.plugins.formatters.base import Formatter
 from patchwire.router import make_template
 
-SEED = [Message("system", "Be a good human!"), Message("user", "What do you know about earth?")]
+EARTH = [Message("system", "Be a good human!"), Message("user", "What do you know about earth?")]
 MULTI = [
     Message("system", "Be brief."),
     Message("user", "Hi"),
@@ -19,8 +19,8 @@ MULTI = [
 HELLO = [Message("user", "Hello, how are you?")]
 
 
-def test_llama3_matches_the_seeds_expected_replicate_call() -> None:
-    assert llama3.FORMATTER.render(SEED) == (
+def test_llama3_matches_litellms_documented_replicate_call() -> None:
+    assert llama3.FORMATTER.render(EARTH) == (
         "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|>"
         "<|start_header_id|>user<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -102,8 +102,8 @@ def test_default_transcript() -> None:
     )
 
 
-# The seed's two custom templates (LiteLLM's register_prompt_template and the proxy config).
-SEED_SDK_TEMPLATE = make_template(
+# The two custom templates of LiteLLM's Replicate page (register_prompt_template and the proxy config).
+LITELLM_SDK_TEMPLATE = make_template(
     initial_prompt_value="You are a good assistant",
     roles={
         "system": {"pre_message": "[INST] <<SYS>>\n", "post_message": "\n<</SYS>>\n [/INST]\n"},
@@ -112,7 +112,7 @@ SEED_SDK_TEMPLATE = make_template(
     },
     final_prompt_value="Now answer as best you can:",
 )
-SEED_CONFIG_TEMPLATE = make_template(
+LITELLM_CONFIG_TEMPLATE = make_template(
     initial_prompt_value="\n",
     roles={
         "system": {"pre_message": "<|im_start|>system\n", "post_message": "<|im_end|>"},
@@ -125,9 +125,9 @@ SEED_CONFIG_TEMPLATE = make_template(
 )
 
 
-def test_custom_template_from_the_seeds_sdk_example() -> None:
-    formatter = custom.patchwire_template_formatter(name="custom:x", template=SEED_SDK_TEMPLATE)
-    assert formatter.render(SEED) == (
+def test_custom_template_from_litellms_sdk_example() -> None:
+    formatter = custom.patchwire_template_formatter(name="custom:x", template=LITELLM_SDK_TEMPLATE)
+    assert formatter.render(EARTH) == (
         "You are a good assistant"
         "[INST] <<SYS>>\nBe a good human!\n<</SYS>>\n [/INST]\n"
         "[INST] What do you know about earth? [/INST]"
@@ -136,7 +136,7 @@ def test_custom_template_from_the_seeds_sdk_example() -> None:
 
 
 def test_custom_template_bos_and_eos_around_turns() -> None:
-    formatter = custom.patchwire_template_formatter(name="custom:x", template=SEED_CONFIG_TEMPLATE)
+    formatter = custom.patchwire_template_formatter(name="custom:x", template=LITELLM_CONFIG_TEMPLATE)
     # bos at the start and before each system/user message that follows an assistant one; eos after
     # each assistant message.
     assert formatter.render(MULTI) == (
@@ -161,7 +161,7 @@ TEXT_PARTS = Message("user", (ContentPart("text", "What is "), ContentPart("text
 IMAGE = Message(
     "user", (ContentPart("text", "What is this?"), ContentPart("image_url", image_url={"url": "x"}))
 )
-CUSTOM = custom.patchwire_template_formatter(name="custom:x", template=SEED_CONFIG_TEMPLATE)
+CUSTOM = custom.patchwire_template_formatter(name="custom:x", template=LITELLM_CONFIG_TEMPLATE)
 ALL = [llama3.FORMATTER, llama2.LLAMA2, mistral.FORMATTER, chatml.FORMATTER, default.FORMATTER, CUSTOM]
 
 
