@@ -1,4 +1,5 @@
-"""What plugins hand the core: providers, prompt formatters, parameter mappers and call wrappers.
+"""What plugins hand the core: providers, prompt formatters, input shapers, parameter mappers and call
+wrappers.
 
 These are Protocols: a plugin returns any object with these attributes from its hooks (see
 ``patchwire.hookspecs``); it never subclasses anything of the core's. Together with the hook
