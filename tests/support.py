@@ -14,6 +14,25 @@ import attrs
 
 from patchwire.testing import TEST_KEY, FakeReplicate, StartFakeReplicate
 
+#: The request of LiteLLM's Replicate examples, and the Llama 3 prompt LiteLLM sends Replicate for it.
+EARTH: list[Any] = [
+    {"role": "system", "content": "Be a good human!"},
+    {"role": "user", "content": "What do you know about earth?"},
+]
+EARTH_LLAMA3_PROMPT = (
+    "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|>"
+    "<|start_header_id|>user<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+# Zephyr's chat template (HuggingFaceH4/zephyr-7b-beta, tokenizer_config.json), as published.
+ZEPHYR = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
+    "+ eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + "
+    "eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
+    "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n"
+    "{% endif %}\n{% endfor %}"
+)
+
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until ``condition()`` holds, yielding to the loop between checks; fail after ``timeout``
