@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
 import threading
 import time
@@ -207,3 +208,13 @@ class BackgroundServer:
         assert self._loop is not None and self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(self.start_timeout)
+
+
+async def announced_url(proc: asyncio.subprocess.Process, timeout: float = 30) -> str:
+    """The base URL a ``patchwire serve`` or ``patchwire fake-replicate`` process (started with
+    ``stdout=PIPE``) prints on its first line, ``... listening on URL``."""
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+    match = re.search(r"listening on (http://\S+)", line)
+    assert match, line
+    return match.group(1)

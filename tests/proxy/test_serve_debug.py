@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from support import announced_url
 
 REPLICATE_KEY = "r8_serve-debug-0123456789"
 
@@ -51,15 +52,12 @@ async def test_serve_debug_prints_curl_commands_with_the_key_redacted(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, line
+        url = await announced_url(proc)
         body = {"model": "llama-3", "messages": [{"role": "user", "content": "Hello"}]}
         async with (
             aiohttp.ClientSession() as http,
             http.post(
-                f"{match.group(1)}/v1/chat/completions",
+                f"{url}/v1/chat/completions",
                 json=body,
                 headers={"Authorization": "Bearer sk-debug"},
             ) as resp,
