@@ -218,3 +218,18 @@ async def announced_url(proc: asyncio.subprocess.Process, timeout: float = 30) -
     match = re.search(r"listening on (http://\S+)", line)
     assert match, line
     return match.group(1)
+
+
+def llama3_proxy_config(
+    api_base: str, *, api_key: str = TEST_KEY, params: dict[str, Any] | None = None, **sections: Any
+) -> dict[str, Any]:
+    """A proxy config serving one model, ``llama-3``: Replicate's Llama 3 8B Instruct at ``api_base``.
+    ``params`` are added to its ``litellm_params``; each keyword (``general_settings=...``,
+    ``router_settings=...``) is a section of the config."""
+    litellm_params = {
+        "model": "replicate/meta/meta-llama-3-8b-instruct",
+        "api_key": api_key,
+        "api_base": api_base,
+        **(params or {}),
+    }
+    return {"model_list": [{"model_name": "llama-3", "litellm_params": litellm_params}], **sections}
