@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
 from patchwire.testing import TEST_KEY, FakeReplicate, StartFakeReplicate
+
+#: The request of LiteLLM's Replicate examples, and the Llama 3 prompt LiteLLM sends Replicate for it.
+EARTH: list[Any] = [
+    {"role": "system", "content": "Be a good human!"},
+    {"role": "user", "content": "What do you know about earth?"},
+]
+EARTH_LLAMA3_PROMPT = (
+    "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|>"
+    "<|start_header_id|>user<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+# Zephyr's chat template (HuggingFaceH4/zephyr-7b-beta, tokenizer_config.json), as published.
+ZEPHYR = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
+    "+ eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + "
+    "eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
+    "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n"
+    "{% endif %}\n{% endfor %}"
+)
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -70,16 +91,21 @@ async def raw_request(url: str, raw: bytes, *, timeout: float = 10.0) -> RawAnsw
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding") == "chunked":
-        out = b""
-        while body:
-            size_line, _, rest = body.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                break
-            out += rest[:size]
-            body = rest[size + 2 :]
-        body = out
+        body = dechunk(body)
     return RawAnswer(int(lines[0].split()[1]), headers, body)
+
+
+def dechunk(body: bytes) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body as the bytes it carries (up to the last chunk)."""
+    out = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2 :]
+    return out
 
 
 class RedisServer:
@@ -144,3 +170,66 @@ __all__ = [
     "raw_request",
     "wait_for",
 ]
+
+
+class BackgroundServer:
+    """Servers on 127.0.0.1 run by a background thread's event loop, for plain synchronous tests: a
+    subclass's ``serve()`` starts them and awaits ``self.serving()``, which returns when the ``with``
+    block ends (then ``serve()`` leaves its own blocks and shuts them down)."""
+
+    #: Seconds to wait for ``serve()`` to start, and for it to finish after the block.
+    start_timeout = 15.0
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def serve(self) -> None:
+        raise NotImplementedError
+
+    async def serving(self) -> None:
+        self._ready.set()
+        assert self._stop is not None
+        await self._stop.wait()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await self.serve()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        assert self._ready.wait(self.start_timeout), f"{type(self).__name__} did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(self.start_timeout)
+
+
+async def announced_url(proc: asyncio.subprocess.Process, timeout: float = 30) -> str:
+    """The base URL a ``patchwire serve`` or ``patchwire fake-replicate`` process (started with
+    ``stdout=PIPE``) prints on its first line, ``... listening on URL``."""
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+    match = re.search(r"listening on (http://\S+)", line)
+    assert match, line
+    return match.group(1)
+
+
+def llama3_proxy_config(
+    api_base: str, *, api_key: str = TEST_KEY, params: dict[str, Any] | None = None, **sections: Any
+) -> dict[str, Any]:
+    """A proxy config serving one model, ``llama-3``: Replicate's Llama 3 8B Instruct at ``api_base``.
+    ``params`` are added to its ``litellm_params``; each keyword (``general_settings=...``,
+    ``router_settings=...``) is a section of the config."""
+    litellm_params = {
+        "model": "replicate/meta/meta-llama-3-8b-instruct",
+        "api_key": api_key,
+        "api_base": api_base,
+        **(params or {}),
+    }
+    return {"model_list": [{"model_name": "llama-3", "litellm_params": litellm_params}], **sections}
