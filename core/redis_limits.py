@@ -13,8 +13,10 @@ would rather go on under local limits (see ``RateGate``) than wait for Redis.
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
 from patchwire.errors import ConfigError
@@ -22,6 +24,8 @@ from patchwire.errors import ConfigError
 #: Seconds a Redis command may take before the gate gives up on Redis for a while.
 REDIS_TIMEOUT = 1.0
 KEY_PREFIX = "patchwire"
+
+log = logging.getLogger("patchwire")
 
 
 def _require() -> tuple[Any, Any, Any]:
@@ -172,3 +176,80 @@ class RedisLimits:
     async def aclose(self) -> None:
         await self.client.aclose()
         await self._pool.aclose()
+
+
+class RedisCooldowns:
+    """The router's ``Cooldowns`` (``patchwire.cooldowns``) kept in a ``RedisLimits``' Redis, so every
+    replica skips a deployment that another one cooled down. While Redis cannot be reached this
+    process's own ``LocalCooldowns`` answer (logged once), and Redis is used again when it answers."""
+
+    def __init__(self, store: RedisLimits) -> None:
+        from patchwire.cooldowns import LocalCooldowns
+
+        self.store = store
+        self.local = LocalCooldowns()
+        self._down = False
+
+    def __repr__(self) -> str:
+        return f"RedisCooldowns({self.store.describe()!r})"
+
+    def _keys(self, deployment: str) -> tuple[str, str]:
+        return self.store._key("cooldown", deployment), self.store._key("fails", deployment)
+
+    def _failed_over(self, exc: Exception) -> None:
+        if not self._down:
+            self._down = True
+            log.warning(
+                "patchwire: shared cooldowns at %s unreachable (%s); this process keeps its own until "
+                "it is back",
+                self.store.describe(),
+                type(exc).__name__,
+            )
+
+    def _back(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("patchwire: shared cooldowns at %s are back", self.store.describe())
+
+    async def cooling(self, deployments: Sequence[str]) -> dict[str, float]:
+        if not deployments:
+            return {}
+        try:
+            values = await self.store.client.mget([self._keys(d)[0] for d in deployments])
+        except Exception as exc:  # whatever the client raises: keep serving on local state
+            self._failed_over(exc)
+            return await self.local.cooling(deployments)
+        self._back()
+        return {d: float(v) for d, v in zip(deployments, values, strict=True) if v is not None}
+
+    async def failed(self, deployment: str, *, allowed_fails: int, cooldown_time: float) -> bool:
+        cooldown, fails = self._keys(deployment)
+        now = time.time()
+        try:
+            async with self.store.client.pipeline(transaction=True) as pipe:
+                pipe.incr(fails)
+                pipe.pexpire(fails, 60_000)
+                count = (await pipe.execute())[0]
+            async with self.store.client.pipeline(transaction=True) as pipe:
+                if count >= allowed_fails:
+                    pipe.delete(fails)
+                    pipe.set(cooldown, repr(now), px=max(1, int(cooldown_time * 1000)))
+                else:  # tried while cooling (nothing else was left): it failed again
+                    pipe.set(cooldown, repr(now), xx=True, keepttl=True)
+                await pipe.execute()
+        except Exception as exc:
+            self._failed_over(exc)
+            return await self.local.failed(
+                deployment, allowed_fails=allowed_fails, cooldown_time=cooldown_time
+            )
+        self._back()
+        return bool(count >= allowed_fails)
+
+    async def succeeded(self, deployment: str) -> None:
+        await self.local.succeeded(deployment)
+        try:
+            await self.store.client.delete(*self._keys(deployment))
+        except Exception as exc:
+            self._failed_over(exc)
+            return
+        self._back()

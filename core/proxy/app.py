@@ -39,7 +39,7 @@ from patchwire.proxy.error_responses import from_http, from_patchwire, json_erro
 from patchwire.proxy.server import GuardedAppRunner
 from patchwire.proxy.state import STATE, ProxyState, record_of, start_record
 from patchwire.ratelimit import MAX_BACK_OFF, RateGate
-from patchwire.redis_limits import RedisLimits
+from patchwire.redis_limits import RedisCooldowns, RedisLimits
 from patchwire.router import Router
 from patchwire.safetext import escape
 
@@ -82,6 +82,8 @@ def create_app(
         num_retries=config.num_retries,
         allowed_fails=config.allowed_fails,
         cooldown_time=config.cooldown_time,
+        # Replicas sharing a Redis share cooldowns too: one replica's failing deployment is skipped by all.
+        cooldowns=RedisCooldowns(shared) if shared is not None else None,
     )
     state = ProxyState(config=config, router=router, checker=KeyChecker(config.keys), grace=grace)
     app = web.Application(client_max_size=config.max_request_size, middlewares=[_middleware])

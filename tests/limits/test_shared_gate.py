@@ -137,3 +137,25 @@ def test_redis_url_from_litellm_settings() -> None:
         redis_url(url="http://127.0.0.1:6379")
     with pytest.raises(ConfigError, match="redis_url"):
         redis_url(url="127.0.0.1:6379")
+
+
+async def test_cooldowns_of_the_router_are_shared_and_survive_redis_going(redis_server: RedisServer) -> None:
+    from patchwire.redis_limits import RedisCooldowns
+
+    a, b = RedisLimits(redis_server.url, timeout=0.5), RedisLimits(redis_server.url, timeout=0.5)
+    try:
+        first, second = RedisCooldowns(a), RedisCooldowns(b)
+        assert not await first.failed("llama-3/0", allowed_fails=2, cooldown_time=30)
+        assert await second.cooling(["llama-3/0"]) == {}
+        # The second failure, seen by another replica, starts the cooldown every replica sees.
+        assert await second.failed("llama-3/0", allowed_fails=2, cooldown_time=30)
+        assert set(await first.cooling(["llama-3/0", "llama-3/1"])) == {"llama-3/0"}
+        await first.succeeded("llama-3/0")
+        assert await second.cooling(["llama-3/0"]) == {}
+        redis_server.stop()
+        # Redis gone: each replica keeps its own cooldowns, no call fails for it.
+        assert await first.failed("llama-3/1", allowed_fails=1, cooldown_time=30)
+        assert set(await first.cooling(["llama-3/1"])) == {"llama-3/1"}
+    finally:
+        await a.aclose()
+        await b.aclose()
