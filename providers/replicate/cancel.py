@@ -2,7 +2,9 @@
 
 ``abandon()`` is shielded from the caller's own cancellation and bounded in time. A create still in flight
 is waited for briefly, since only its answer names the prediction to cancel; the wait goes on in the
-background after the caller has left, so a prediction made after all is still cancelled.
+background after the caller has left, so a prediction made after all is still cancelled. So does a cancel
+Replicate has not taken by the time the caller stops waiting for it: it is tried again until taken, or
+until the prediction's own ``Cancel-After`` has ended it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from patchwire.errors import PatchwireError
 
-from .api import CANCEL, CANCEL_BUDGET, CANCELS, READ_TIMEOUT
+from .api import BUSY, CANCEL, CANCEL_BUDGET, CANCELS, READ_TIMEOUT, Backoff, Rule, sleep_before
+from .create import CANCEL_AFTER_SLACK
 
 if TYPE_CHECKING:
     from .predictions import PredictionJob
@@ -25,6 +28,11 @@ CREATE_GRACE = 1.0
 #: How long the background cleanup keeps waiting for that create's answer (which names the prediction
 #: to cancel) after the caller has gone: cutting it off sooner could leave a prediction made and unknown.
 CREATE_LIMIT = READ_TIMEOUT
+#: After its first round of quick tries, a cancel not yet taken is tried once per pause, the pauses
+#: growing from about a second to CANCEL_PAUSE_MAX: slow enough to spare an upstream in trouble.
+CANCEL_RETRY = Rule(refused=BUSY, resend_lost=True, max_attempts=1)
+CANCEL_PAUSE = 1.0
+CANCEL_PAUSE_MAX = 10.0
 
 
 async def abandon(job: PredictionJob) -> None:
@@ -70,25 +78,55 @@ async def _cleanup(job: PredictionJob) -> None:
 
 
 async def cancel(job: PredictionJob) -> None:
-    """``POST .../cancel``, best effort within CANCEL_BUDGET: retried (it is idempotent) after a
-    connection error, a 429 or a 5xx; errors are only logged."""
+    """``POST .../cancel`` until Replicate takes it (it is idempotent, so it is simply sent again).
+
+    First a round of quick tries within CANCEL_BUDGET (what the leaving caller waits for), retried after
+    a connection error, a 429 or a 5xx. If Replicate has not taken it by then (it was down, slow or busy
+    for a moment, or this machine was too loaded to hear back in time), it goes on being tried in the
+    background until the prediction's ``Cancel-After`` would end it anyway: giving up sooner would leave
+    it running, and billed, to the end of the call's timeout. A final answer (2xx or 4xx) ends it.
+    """
     pid = job.prediction_id
-    deadline = asyncio.get_running_loop().time() + CANCEL_BUDGET
-    try:
-        async with asyncio.timeout_at(deadline):
-            await job.api.request(
-                "POST",
-                job.cancel_url,
-                rule=CANCELS,
-                what=f"the cancel of prediction {pid}",
-                timeout=CANCEL,
-                deadline=deadline,
-                prediction_id=pid,
+    api = job.api
+    loop = asyncio.get_running_loop()
+    # Replicate ends the prediction by then itself (create sent Cancel-After: the time left, rounded up,
+    # plus CANCEL_AFTER_SLACK).
+    give_up_at = job.deadline + CANCEL_AFTER_SLACK + 1.0
+    pauses = Backoff(base=CANCEL_PAUSE, cap=CANCEL_PAUSE_MAX, max_attempts=1 << 30)
+    rule = CANCELS
+    while True:
+        round_end = loop.time() + CANCEL_BUDGET
+        try:
+            async with asyncio.timeout_at(round_end):
+                await api.request(
+                    "POST",
+                    job.cancel_url,
+                    rule=rule,
+                    what=f"the cancel of prediction {pid}",
+                    timeout=CANCEL,
+                    deadline=round_end,
+                    prediction_id=pid,
+                )
+            return
+        except PatchwireError as exc:
+            reason = exc.message
+        except TimeoutError:
+            reason = f"no answer within {CANCEL_BUDGET:g}s"
+        except RuntimeError:
+            if not api.session.closed:
+                raise
+            reason = "the router was closed"
+        if api.session.closed or not await sleep_before(give_up_at, pauses.next_delay()):
+            log.warning(
+                "patchwire: replicate prediction %s could not be canceled (%s); it runs until Replicate "
+                "ends it at its Cancel-After, the call's deadline + %ds",
+                pid,
+                reason,
+                CANCEL_AFTER_SLACK,
             )
-    except PatchwireError as exc:
-        log.debug("patchwire: replicate cancel %s gave up: %s", pid, exc.message)
-    except TimeoutError:
-        log.debug("patchwire: replicate cancel %s timed out", pid)
+            return
+        log.debug("patchwire: replicate cancel %s not taken yet (%s); trying again", pid, reason)
+        rule = CANCEL_RETRY
 
 
 #: Cleanup tasks still running after their caller left: referenced so they are not collected.
