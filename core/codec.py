@@ -7,7 +7,7 @@ hand-written structure hook so every mistake is a ``BadRequestError`` that names
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import cattrs
 import orjson
@@ -28,6 +28,8 @@ from patchwire.types import (
     Usage,
 )
 from patchwire.validation import show
+
+_T = TypeVar("_T")
 
 converter = make_converter()
 
@@ -162,24 +164,25 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(converter.unstructure(obj))
 
 
-def structure_response(data: Mapping[str, Any] | bytes | str) -> ChatResponse:
-    """An OpenAI ``chat.completion`` (dict or JSON) as a ``ChatResponse``."""
+def _structure_object(data: Mapping[str, Any] | bytes | str, cls: type[_T], object_name: str) -> _T:
+    """An OpenAI object (dict or JSON) as ``cls``; one that does not fit is a ``BadRequestError``
+    naming ``object_name``."""
     if isinstance(data, bytes | str):
         data = orjson.loads(data)
     try:
-        return converter.structure(data, ChatResponse)
+        return converter.structure(data, cls)
     except cattrs.BaseValidationError as exc:
-        raise BadRequestError(f"not a chat.completion object: {exc}") from exc
+        raise BadRequestError(f"not a {object_name} object: {exc}") from exc
+
+
+def structure_response(data: Mapping[str, Any] | bytes | str) -> ChatResponse:
+    """An OpenAI ``chat.completion`` (dict or JSON) as a ``ChatResponse``."""
+    return _structure_object(data, ChatResponse, "chat.completion")
 
 
 def structure_chunk(data: Mapping[str, Any] | bytes | str) -> ChatChunk:
     """An OpenAI ``chat.completion.chunk`` (dict or JSON) as a ``ChatChunk``."""
-    if isinstance(data, bytes | str):
-        data = orjson.loads(data)
-    try:
-        return converter.structure(data, ChatChunk)
-    except cattrs.BaseValidationError as exc:
-        raise BadRequestError(f"not a chat.completion.chunk object: {exc}") from exc
+    return _structure_object(data, ChatChunk, "chat.completion.chunk")
 
 
 def chunk_json(chunk: ChatChunk, model: str | None = None) -> bytes:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from patchwire.errors import BadRequestError, PatchwireError
+from patchwire.interfaces import provider_preview
 from patchwire.router import Router
 from patchwire.types import InputSchema, InputSpec
 
@@ -96,7 +97,7 @@ async def inspect(args: argparse.Namespace) -> dict[str, Any]:
             except BadRequestError:
                 messages = _messages(args.system, args.user, [])
                 pipeline, schema, call = await router.prepare(args.model, messages, **common, **params)
-        preview = getattr(pipeline.provider, "preview", None)
+        preview = provider_preview(pipeline.provider)
         requests = preview(call) if preview is not None else [{"inputs": call.inputs}]
     return {
         "model": args.model,

@@ -1,4 +1,5 @@
-"""What plugins hand the core: providers, prompt formatters, parameter mappers and call wrappers.
+"""What plugins hand the core: providers, prompt formatters, input shapers, parameter mappers and call
+wrappers.
 
 These are Protocols: a plugin returns any object with these attributes from its hooks (see
 ``patchwire.hookspecs``); it never subclasses anything of the core's. Together with the hook
@@ -81,7 +82,8 @@ class Provider(Protocol):
     async def stream(self, call: ProviderCall) -> AsyncIterator[ChatChunk]:
         """Start the call (errors in starting it raise here) and return an iterator of its chunks.
 
-        The iterator must clean up (cancel upstream work) when closed early or cancelled.
+        The iterator must clean up (cancel upstream work) when closed early or cancelled: if it has an
+        ``aclose()`` (an async generator has), the core calls it when the caller closes the stream.
         """
         ...
 
@@ -98,6 +100,12 @@ class ProviderExtras(Protocol):
         ``router_settings.provider_options`` in the proxy config call it). Default when absent: the
         provider takes no options, and giving it some is a ``ConfigError``. Raise ``ConfigError`` (or
         ``TypeError`` for an unknown keyword) for an option or value it does not take."""
+        ...
+
+    def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
+        """The requests ``complete`` would send first, as ``{method, url, headers, body}`` dicts with
+        the key redacted, sending nothing (``patchwire inspect`` shows them). Default when absent:
+        ``[{"inputs": call.inputs}]``."""
         ...
 
 
@@ -236,7 +244,7 @@ class MapperExtras(Protocol):
 
 #: The optional attributes by kind of object, with the default the core uses when one is absent.
 OPTIONAL: Mapping[str, Mapping[str, Any]] = {
-    "provider": {"wants_prompt": True, "with_options": None},
+    "provider": {"wants_prompt": True, "with_options": None, "preview": None},
     "formatter": {"uses_model_template": False},
     "mapper": {"providers": ()},
     "shaper": {"providers": ()},
@@ -258,6 +266,12 @@ def serves(mapper: ParamMapper | InputShaper, provider_name: str) -> bool:
     """Whether the mapper (or shaper) runs for calls to the provider ``provider_name`` (default: all)."""
     providers: Collection[str] = getattr(mapper, "providers", ())
     return not providers or provider_name in providers
+
+
+def provider_preview(provider: Provider) -> Callable[[ProviderCall], list[dict[str, Any]]] | None:
+    """``provider.preview``, or None when the provider cannot show its requests."""
+    method: Callable[[ProviderCall], list[dict[str, Any]]] | None = getattr(provider, "preview", None)
+    return method
 
 
 def provider_with_options(provider: Provider) -> Callable[..., Provider] | None:
@@ -301,6 +315,7 @@ __all__ = [
     "ProviderExtras",
     "ShapeCall",
     "formatter_matches",
+    "provider_preview",
     "provider_with_options",
     "serves",
     "uses_model_template",

@@ -106,10 +106,11 @@ StartFakeReplicate = Callable[..., Awaitable[FakeReplicate]]
 class RecordingProvider:
     """A provider that records every call that reaches it and answers without a network.
 
-    It serves ``<name>/owner/model``. ``calls`` holds each ``ProviderCall`` (request, inputs, context);
-    ``prompts`` and ``inputs`` are the prompt and the model inputs of each call, in order. The answer
-    is ``reply`` if given, else the prompt itself, so a test sees what the formatter built; a stream
-    yields it word by word. Set ``schema`` to give the mappers a model schema to check against.
+    It serves ``<name>/owner/model`` and ``<name>/model``. ``calls`` holds each ``ProviderCall``
+    (request, inputs, context); ``prompts`` and ``inputs`` are the prompt and the model inputs of each
+    call, in order. The answer is ``reply`` if given, else the prompt itself, so a test sees what the
+    formatter built; a stream yields it word by word. Set ``schema`` to give the mappers a model
+    schema to check against.
     """
 
     def __init__(self, name: str = "fake", *, reply: str | None = None, wants_prompt: bool = True) -> None:
@@ -136,12 +137,16 @@ class RecordingProvider:
         return [dict(call.inputs) for call in self.calls]
 
     def parse_model(self, raw: str) -> ModelRef:
-        owner, _, name = raw.partition("/")
-        if not owner or not name:
+        """``owner/name`` or a bare ``name``."""
+        owner, sep, name = raw.partition("/")
+        if not sep:
+            owner, name = "", raw
+        if not name or (sep and not owner) or "/" in name:
             raise BadRequestError(
-                f"{self.name} models look like '{self.name}/owner/name', not {raw!r}", param="model"
+                f"{self.name} models look like '{self.name}/owner/name' or '{self.name}/name', not {raw!r}",
+                param="model",
             )
-        return ModelRef(provider=self.name, raw=raw, owner=owner, name=name)
+        return ModelRef(provider=self.name, raw=raw, owner=owner or None, name=name)
 
     async def input_schema(self, ref: ModelRef, context: ProviderContext) -> InputSchema | None:
         self.schema_fetches += 1

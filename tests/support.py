@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -70,16 +71,21 @@ async def raw_request(url: str, raw: bytes, *, timeout: float = 10.0) -> RawAnsw
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding") == "chunked":
-        out = b""
-        while body:
-            size_line, _, rest = body.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                break
-            out += rest[:size]
-            body = rest[size + 2 :]
-        body = out
+        body = dechunk(body)
     return RawAnswer(int(lines[0].split()[1]), headers, body)
+
+
+def dechunk(body: bytes) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body as the bytes it carries (up to the last chunk)."""
+    out = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2 :]
+    return out
 
 
 class RedisServer:
@@ -144,3 +150,41 @@ __all__ = [
     "raw_request",
     "wait_for",
 ]
+
+
+class BackgroundServer:
+    """Servers on 127.0.0.1 run by a background thread's event loop, for plain synchronous tests: a
+    subclass's ``serve()`` starts them and awaits ``self.serving()``, which returns when the ``with``
+    block ends (then ``serve()`` leaves its own blocks and shuts them down)."""
+
+    #: Seconds to wait for ``serve()`` to start, and for it to finish after the block.
+    start_timeout = 15.0
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def serve(self) -> None:
+        raise NotImplementedError
+
+    async def serving(self) -> None:
+        self._ready.set()
+        assert self._stop is not None
+        await self._stop.wait()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await self.serve()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        assert self._ready.wait(self.start_timeout), f"{type(self).__name__} did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(self.start_timeout)

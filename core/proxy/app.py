@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from patchwire.errors import ConfigError, PatchwireError, Timeout
+from patchwire.listen import start_site
 from patchwire.manager import Plugins, get_plugins
 from patchwire.proxy import handlers
 from patchwire.proxy import metrics as proxy_metrics
@@ -310,10 +311,6 @@ async def serve_app(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        yield f"http://{shown}:{bound_port}"
+        yield await start_site(runner, host, port)
     finally:
         await runner.cleanup()

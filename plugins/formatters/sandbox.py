@@ -129,6 +129,18 @@ def _spend(size: int) -> None:
             raise TemplateTooLarge(f"more than {MAX_BUILT} characters built in one render")
 
 
+def _charge(size: int) -> None:
+    """One step that built ``size`` characters (``_step`` and ``_spend`` in one)."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.built += size
+        budget.steps += 1
+        if budget.built > MAX_BUILT:
+            raise TemplateTooLarge(f"more than {MAX_BUILT} characters built in one render")
+        if budget.steps & 1023 == 0 and (budget.steps > MAX_STEPS or time.monotonic() > budget.deadline):
+            raise TooMuchWork(f"more than {min(budget.steps, MAX_STEPS)} steps or {MAX_SECONDS:g} s")
+
+
 def _step() -> None:
     budget = _budget.get()
     if budget is not None:
@@ -251,14 +263,18 @@ class ChatTemplateSandbox(ImmutableSandboxedEnvironment):
 
     @staticmethod
     def bounded_join(parts: tuple[Any, ...]) -> str:
-        _step()
-        texts = [str(p) for p in parts]
-        size = sum(len(t) for t in texts)
+        texts = [p if type(p) is str else str(p) for p in parts]
+        size = sum(map(len, texts))
         _expect(size)
-        _spend(size)
+        _charge(size)
         return "".join(texts)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "+" and type(left) is str and type(right) is str:  # most of every template
+            size = len(left) + len(right)
+            _expect(size)
+            _charge(size)
+            return left + right
         _step()
         if operator == "+":
             _expect(_length(left) + _length(right))

@@ -10,7 +10,8 @@ Reasoning models on Replicate take one of:
   a thinking budget where the model has one;
 - a budget: ``thinking_budget_tokens`` or ``thinking_budget`` (Gemini 2.5): ``none`` -> 0 (where
   allowed), else low 1024, medium 2048, high 4096 tokens (minimal 512, xhigh 8192; LiteLLM's
-  figures), kept within the input's bounds.
+  figures), kept within the input's bounds, and for a switch below the output's token limit (the
+  budget counts toward it).
 
 A value outside OpenAI's scale (and not one the model lists) is refused; so is ``reasoning_effort``
 for a model with no reasoning control (unless ``drop_params=True``).
@@ -23,6 +24,7 @@ from typing import Any
 
 from patchwire import BadRequestError, InputSchema, InputSpec, MapCall
 from patchwire.plugins.mappers.base import REPLICATE, Mapper
+from patchwire.plugins.mappers.names import MAX_TOKENS
 
 log = logging.getLogger("patchwire")
 
@@ -126,7 +128,30 @@ def map_reasoning(call: MapCall) -> None:
         if effort == "none":
             return  # no budget for thinking that is off: the model's default stays
     if budget is not None:
-        _set(call, budget.name, _budget(budget, effort))
+        value = _budget(budget, effort)
+        if switch is not None and effort != "none":
+            value = _within_output(call, schema, budget, value)
+        _set(call, budget.name, value)
+
+
+def _within_output(call: MapCall, schema: InputSchema, budget: InputSpec, value: int) -> int:
+    """A thinking budget counts toward the output, so it must stay below the output's limit (Claude
+    fails a prediction whose budget is not): lowered to fit, or refused when even its minimum does not."""
+    limit_spec = _spec(schema, MAX_TOKENS, ("integer", None))
+    if limit_spec is None:
+        return value
+    limit = call.inputs.get(limit_spec.name, call.params.get(limit_spec.name, limit_spec.default))
+    if not isinstance(limit, int) or isinstance(limit, bool) or value < limit:
+        return value
+    lowest = int(budget.minimum) if budget.minimum is not None else 1
+    if limit - 1 < lowest:
+        raise BadRequestError(
+            f"{PARAM} turns on {call.ref}'s thinking, whose budget ({budget.name}) is at least "
+            f"{lowest} tokens and must stay below {limit_spec.name}={limit}; raise {limit_spec.name} "
+            f"above {lowest}, or pass {PARAM}='none'",
+            param=PARAM,
+        )
+    return limit - 1
 
 
 REASONING = Mapper(name="reasoning", order=150, apply=map_reasoning, providers=REPLICATE)

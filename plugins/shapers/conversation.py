@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchwire import BadRequestError, ShapeCall
+from patchwire import BadRequestError, Message, ShapeCall
 from patchwire.plugins.shapers.base import Shaper, plain_text
 from patchwire.plugins.shapers.find import messages_input, system_input
 
@@ -51,8 +51,13 @@ def shape_system_prompt(call: ShapeCall) -> None:
     name = system_input(call.schema)
     if name is None:
         return
-    system = [m for m in call.messages if m.role == "system"]
-    rest = tuple(m for m in call.messages if m.role != "system")
+    system: list[tuple[int, Message]] = []
+    rest: list[Message] = []
+    for i, message in enumerate(call.messages):
+        if message.role == "system":
+            system.append((i, message))
+        else:
+            rest.append(message)
     if not system or not rest:
         return  # nothing to move, or nothing would be left for the prompt: the prompt keeps it all
     if name in call.params:
@@ -62,10 +67,9 @@ def shape_system_prompt(call: ShapeCall) -> None:
             param=name,
         )
     model = str(call.ref)
-    texts = [plain_text(m, call.messages.index(m), model) for m in system]
-    call.inputs[name] = "\n\n".join(texts)
-    call.inputs["prompt"] = formatter.render(rest)
-    call.messages = rest
+    call.inputs[name] = "\n\n".join(plain_text(m, i, model) for i, m in system)
+    call.messages = tuple(rest)
+    call.inputs["prompt"] = formatter.render(call.messages)
     call.placed = True
 
 

@@ -13,21 +13,12 @@ import re
 import attrs
 
 from patchwire import InputSchema, InputSpec
+from patchwire.plugins.mappers.names import MAX_TOKENS
 
 #: A conversation input: an array of ``{role, content}`` objects.
 MESSAGES = "messages"
 #: A system prompt input, by preference (``instructions`` is the Responses API's name for it).
 SYSTEM_INPUTS = ("system_prompt", "system_instruction", "system_message", "system", "instructions")
-#: The longest output, by preference: the newest name first (Llama 3's schema has both max_tokens
-#: and the deprecated max_new_tokens; it must get max_tokens).
-MAX_TOKEN_INPUTS = (
-    "max_tokens",
-    "max_completion_tokens",
-    "max_new_tokens",
-    "max_output_tokens",
-    "max_length",
-    "max_length_tokens",
-)
 #: Image inputs by preference; any other string/uri input whose name has the word ``image`` or
 #: ``images`` (``input_image``, ``reference_images``) or is ``media`` comes after these.
 IMAGE_NAMES = ("image_input", "images", "image", "input_image", "input_images", "media", "image_url")
@@ -122,7 +113,7 @@ def system_input(schema: InputSchema) -> str | None:
 
 def token_limit_input(schema: InputSchema) -> InputSpec | None:
     """The model's maximum-output-length input, or None."""
-    for name in MAX_TOKEN_INPUTS:
+    for name in MAX_TOKENS:
         spec = schema.inputs.get(name)
         if spec is not None and spec.type in (None, "integer"):
             return spec

@@ -21,7 +21,7 @@ from patchwire.errors import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from patchwire.safetext import upstream_text
+from patchwire.safetext import redact, upstream_text
 
 KEY_HELP = "pass api_key=, or set REPLICATE_API_KEY or REPLICATE_API_TOKEN"
 
@@ -70,6 +70,20 @@ def retry_after(headers: Mapping[str, str], parsed: Any) -> float | None:
     return None
 
 
+def _redacted(parsed: Any) -> Any:
+    """The parsed body with every key-shaped string redacted (the error keeps it for callers)."""
+    if parsed is None:
+        return None
+    text = orjson.dumps(parsed).decode()
+    cleaned = redact(text)
+    if cleaned == text:
+        return parsed
+    try:
+        return orjson.loads(cleaned)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def http_error(
     status: int,
     body: bytes,
@@ -82,7 +96,7 @@ def http_error(
     (``"model meta/meta-llama-3-8b-instruct"``, ``"prediction abc"``)."""
     parsed = json_or_none(body)
     detail = detail_of(parsed, body)
-    kw: dict[str, Any] = {"provider": "replicate", "prediction_id": prediction_id, "body": parsed}
+    kw: dict[str, Any] = {"provider": "replicate", "prediction_id": prediction_id, "body": _redacted(parsed)}
     if status in (401, 403):
         return AuthenticationError(
             f"Replicate refused the API key ({status}: {detail}); {KEY_HELP} with a valid token", **kw

@@ -12,24 +12,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from patchwire.plugins.mappers.names import MAX_TOKENS
 from patchwire.thinking import split_reasoning
 from patchwire.types import ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, Message, Usage
 
 from .output import output_text
 
-#: Input names a maximum output length goes by, across Replicate's model families.
-MAX_TOKEN_INPUTS = (
-    "max_tokens",
-    "max_completion_tokens",
-    "max_new_tokens",
-    "max_output_tokens",
-    "max_length",
-    "max_length_tokens",
-)
-
 
 def requested_max(inputs: Mapping[str, Any]) -> int | None:
-    for name in MAX_TOKEN_INPUTS:
+    for name in MAX_TOKENS:
         value = inputs.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -187,6 +187,40 @@ async def test_5xx_falls_back_and_the_failed_prediction_is_canceled(start_simula
     assert second.model == "mistralai/mistral-7b-instruct-v0.2" and response.id == second.id
 
 
+async def test_a_timeout_falls_back_with_a_fresh_deadline_and_the_slow_prediction_canceled(
+    start_simulator: Any,
+) -> None:
+    sim = await start_simulator(latency=60, tokens=3)  # llama would take a minute to start
+
+    class FastFallback:
+        """Makes the simulator quick again once the call has moved on to mistral."""
+
+        name = "fast-fallback"
+
+        async def wrap(self, call: patchwire.ProviderCall, call_next: Any) -> Any:
+            if call.request.ref.slug.startswith("mistralai/"):
+                sim.sim.config.latency = 0.0
+            return await call_next(call)
+
+    class Plugin:
+        @patchwire.hookimpl
+        def patchwire_call_wrappers(self) -> list[FastFallback]:
+            return [FastFallback()]
+
+    plugins = patchwire.Plugins()
+    plugins.register(Plugin())
+    routes = {
+        name: [patchwire.ModelRoute(model, api_base=sim.url, api_key=TEST_KEY)]
+        for name, model in (("llama-3", LLAMA), ("mistral-7b", MISTRAL))
+    }
+    async with patchwire.Router(plugins=plugins, routes=routes, fallbacks={"llama-3": ["mistral-7b"]}) as r:
+        response = await r.acompletion("llama-3", USER, timeout=1.5)
+    first, second = sim.sim.predictions.values()
+    assert first.model == "meta/meta-llama-3-8b-instruct"
+    assert first.status(first.end) == "canceled" and first.end <= second.created
+    assert second.model == "mistralai/mistral-7b-instruct-v0.2" and response.id == second.id
+
+
 async def test_unknown_outcome_never_falls_back_unless_asked(start_simulator: Any) -> None:
     # Every read of the prediction list fails, so a lost create can be neither found nor ruled out.
     faults = Faults(rate_5xx=1.0, routes={"list"}, statuses_5xx=(500,), retry_after=0)

@@ -8,11 +8,9 @@ drives them from plain synchronous tests over raw sockets: nothing normalises th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +18,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import BackgroundServer
 
 from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
 from patchwire.proxy import parse_config, serve_app
@@ -45,19 +44,14 @@ class Capture(logging.Handler):
             self.tracebacks.append(text)
 
 
-class Proxies:
+class Proxies(BackgroundServer):
     """A keyed and a keyless proxy, in front of one simulator, on 127.0.0.1."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.ports: dict[str, int] = {}
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    async def serve(self) -> None:
         sim = ReplicateSimulator(SimulatorConfig(latency=0.0, tokens=2, api_keys={UPSTREAM_KEY}))
         async with sim.serve("127.0.0.1", 0) as sim_url, contextlib.AsyncExitStack() as stack:
             for name, general in (("keyed", {"master_key": KEY}), ("keyless", {})):
@@ -81,18 +75,7 @@ class Proxies:
                 )
                 url = await stack.enter_async_context(serve_app(config, host="127.0.0.1", port=0, grace=1))
                 self.ports[name] = int(url.rsplit(":", 1)[1])
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> Proxies:
-        self._thread.start()
-        assert self._ready.wait(15), "proxies did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
+            await self.serving()
 
     def send(self, which: str, raw: bytes) -> tuple[int | None, bytes]:
         """(status or None when the server closed without answering, the whole answer)."""

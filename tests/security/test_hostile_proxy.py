@@ -9,10 +9,8 @@ from plain synchronous tests over raw sockets (nothing normalises the bytes on t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +18,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import BackgroundServer, dechunk
 
 from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
 from patchwire.proxy import parse_config, serve_app
@@ -30,19 +29,16 @@ MAX_BYTES = 1 << 20  # the proxy's body limit here (max_request_size_mb: 1)
 SOCKET_TIMEOUT = 15.0  # an answer slower than this is a hang
 
 
-class Proxy:
+class Proxy(BackgroundServer):
     """A proxy on 127.0.0.1 served from a background thread's event loop."""
 
-    def __init__(self) -> None:
-        self.port = 0
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+    start_timeout = 10.0
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = 0
+
+    async def serve(self) -> None:
         sim = ReplicateSimulator(SimulatorConfig(latency=0.0, tokens=3, api_keys={UPSTREAM_KEY}))
         async with sim.serve("127.0.0.1", 0) as sim_url:
             config = parse_config(
@@ -65,18 +61,7 @@ class Proxy:
             )
             async with serve_app(config, host="127.0.0.1", port=0, grace=1) as url:
                 self.port = int(url.rsplit(":", 1)[1])
-                self._ready.set()
-                await self._stop.wait()
-
-    def __enter__(self) -> Proxy:
-        self._thread.start()
-        assert self._ready.wait(10), "proxy did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+                await self.serving()
 
     def send(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
         """Send raw request bytes on a fresh connection; (status, headers, body) of the answer."""
@@ -96,7 +81,7 @@ class Proxy:
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         if headers.get("transfer-encoding") == "chunked":
-            body = _dechunk(body)
+            body = dechunk(body)
         return status, headers, body
 
     def post(
@@ -109,18 +94,6 @@ class Proxy:
             f"Connection: close\r\n{extra}\r\n"
         )
         return self.send(head.encode("latin-1") + body)
-
-
-def _dechunk(body: bytes) -> bytes:
-    out = b""
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -236,6 +236,7 @@ async def test_a_key_echoed_by_the_upstream_never_reaches_the_message(
         assert key not in str(caught.value)
         assert key[4:] not in str(caught.value)
         assert "[redacted]" in str(caught.value)
+        assert key[4:] not in repr(caught.value.body)  # the parsed body the error keeps, too
 
 
 async def test_an_r8_token_in_a_prediction_error_is_redacted(

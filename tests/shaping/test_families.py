@@ -71,12 +71,12 @@ CASES: list[tuple[str, str, list[dict[str, Any]], dict[str, Any], dict[str, Any]
         "B + E (Claude, extended thinking)",
         "anthropic/claude-4-sonnet",
         with_images(IMAGE),
-        {"max_tokens": 2048, "reasoning_effort": "medium"},
+        {"max_tokens": 4096, "reasoning_effort": "medium"},
         {
             "system_prompt": "Be brief.",
             "prompt": TRANSCRIPT,
             "image": IMAGE,
-            "max_tokens": 2048,
+            "max_tokens": 4096,
             "extended_thinking": True,
             "thinking_budget_tokens": 2048,
         },
@@ -260,3 +260,17 @@ async def test_small_data_url_is_sent_inline(simulator: RunningSimulator, replic
     assert not simulator.sim.files
     (prediction,) = simulator.sim.predictions.values()
     assert prediction.input["image"] == url
+
+
+async def test_a_template_chosen_for_a_messages_model_renders_the_prompt(
+    simulator: RunningSimulator, replicate_key: str
+) -> None:
+    async with patchwire.Router(plugins=patchwire.Plugins()) as router:
+        router.register_prompt_template(
+            model="openai/gpt-4.1",
+            roles={"system": {"pre_message": "[S]", "post_message": "\n"}, "user": {"pre_message": "[U]"}},
+        )
+        await router.acompletion("replicate/openai/gpt-4.1", TEXT[:2], api_base=simulator.url)
+    (prediction,) = simulator.sim.predictions.values()
+    # The caller chose how the conversation is written: it goes to prompt, not to messages.
+    assert dict(prediction.input) == {"prompt": "[S]Be brief.\n[U]Hi"}

@@ -329,3 +329,50 @@ def test_model_specific_reasoning_value_passes() -> None:
     hi = [{"role": "user", "content": "Hi"}]
     shape = enum_schema("reasoning_effort", ["auto", "low", "high"])
     assert send("acme/think-6", shape, hi, reasoning_effort="auto")["reasoning_effort"] == "auto"
+
+
+# -- a third party adds a family ----------------------------------------------------------------
+
+
+class HistoryShaper:
+    """A family the built-ins do not know: ``question`` plus ``history`` (a list of earlier turns)."""
+
+    name = "acme_history"
+    order = 150  # before the built-in conversation shapers (200, 300)
+
+    def shape(self, call: patchwire.ShapeCall) -> None:
+        if call.placed or call.schema is None or "history" not in call.schema:
+            return
+        *earlier, last = call.messages
+        call.inputs["history"] = [f"{m.role}: {m.text}" for m in earlier]
+        call.inputs["question"] = last.text
+        call.placed = True
+
+
+class HistoryPlugin:
+    @patchwire.hookimpl
+    def patchwire_input_shapers(self) -> list[HistoryShaper]:
+        return [HistoryShaper()]
+
+
+def test_a_third_party_shaper_adds_a_family() -> None:
+    plugins = patchwire.Plugins()
+    plugins.register(HistoryPlugin(), name="acme-history")
+    shape = schema(
+        {"question": S, "history": {"type": "array", "items": S}, "system_prompt": S, "image": URI}
+    )
+    pipeline = build_pipeline(plugins, "replicate/acme/history-1")
+    names = [s.name for s in pipeline.shapers]
+    assert names.index("images") < names.index("acme_history") < names.index("messages")
+    request = ChatRequest(
+        model="replicate/acme/history-1",
+        ref=pipeline.ref,
+        messages=structure_messages([*SYSTEM_AND_TWO_TURNS[:3], image_message(HTTPS)]),
+        params={},
+    )
+    # The built-in image shaper still puts the image where the schema says; the new family the text.
+    assert build_inputs(pipeline, request, shape) == {
+        "image": HTTPS,
+        "history": ["system: Be brief.", "user: Hi", "assistant: Hello!"],
+        "question": "What is this?",
+    }

@@ -17,6 +17,8 @@ import attrs
 import orjson
 from aiohttp import web
 
+from patchwire.listen import start_site
+
 from .catalog import (
     Deployment,
     DeploymentSpec,
@@ -212,11 +214,7 @@ class ReplicateSimulator:
         await runner.setup()
         self.store.closing = False
         try:
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            bound_host, bound_port = runner.addresses[0][:2]
-            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-            yield f"http://{shown}:{bound_port}"
+            yield await start_site(runner, host, port)
         finally:
             self.store.close()
             await runner.cleanup()
