@@ -2,9 +2,7 @@
 
 ``abandon()`` is shielded from the caller's own cancellation and bounded in time. A create still in flight
 is waited for briefly, since only its answer names the prediction to cancel; the wait goes on in the
-background after the caller has left, so a prediction made after all is still cancelled. So does a cancel
-Replicate has not taken by the time the caller stops waiting for it: it is tried again until taken, or
-until the prediction's own ``Cancel-After`` has ended it.
+background after the caller has left, so a prediction made after all is still cancelled.
 """
 
 from __future__ import annotations
@@ -28,11 +26,6 @@ CREATE_GRACE = 1.0
 #: How long the background cleanup keeps waiting for that create's answer (which names the prediction
 #: to cancel) after the caller has gone: cutting it off sooner could leave a prediction made and unknown.
 CREATE_LIMIT = READ_TIMEOUT
-#: After its first round of quick tries, a cancel not yet taken is tried once per pause, the pauses
-#: growing from about a second to CANCEL_PAUSE_MAX: slow enough to spare an upstream in trouble.
-CANCEL_RETRY = Rule(refused=BUSY, resend_lost=True, max_attempts=1)
-CANCEL_PAUSE = 1.0
-CANCEL_PAUSE_MAX = 10.0
 
 
 async def abandon(job: PredictionJob) -> None:
@@ -128,6 +121,12 @@ async def cancel(job: PredictionJob) -> None:
         log.debug("patchwire: replicate cancel %s not taken yet (%s); trying again", pid, reason)
         rule = CANCEL_RETRY
 
+
+#: After its first round of quick tries, a cancel not yet taken is tried once per pause, the pauses
+#: growing from about a second to CANCEL_PAUSE_MAX: slow enough to spare an upstream in trouble.
+CANCEL_RETRY = Rule(refused=BUSY, resend_lost=True, max_attempts=1)
+CANCEL_PAUSE = 1.0
+CANCEL_PAUSE_MAX = 10.0
 
 #: Cleanup tasks still running after their caller left: referenced so they are not collected.
 _background: set[asyncio.Task[None]] = set()
