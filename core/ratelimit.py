@@ -17,6 +17,8 @@ import time
 import weakref
 from typing import Protocol
 
+from patchwire.pacing import Pace
+
 log = logging.getLogger("patchwire")
 
 #: The longest back-off a server's hint (``Retry-After``) may impose, unless a gate says otherwise: a
@@ -59,7 +61,8 @@ class SharedLimits(Protocol):
 
 
 class RateGate:
-    """Predictions per minute (a token bucket of ``burst``) and a shared back-off.
+    """Predictions per minute (a token bucket of ``burst``), a shared back-off, and paces learned from
+    429s (``patchwire.pacing``) for creates and for reads (polls), so every call keeps to one schedule.
 
     ``shared`` keeps the per-minute budget and the back-off in a store several processes use (under
     ``name``); without ``per_minute`` only the back-off is shared. How many calls run at once is the
@@ -74,11 +77,16 @@ class RateGate:
         shared: SharedLimits | None = None,
         name: str = "creates",
         max_back_off: float = MAX_BACK_OFF,
+        reads_per_minute: float | None = None,
     ) -> None:
         if per_minute is not None and (isinstance(per_minute, bool) or not per_minute > 0):
             raise ValueError("per_minute must be a positive number")
         if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst <= 0):
             raise ValueError("burst must be a positive integer")
+        if reads_per_minute is not None and (
+            isinstance(reads_per_minute, bool) or not 0 < reads_per_minute < math.inf
+        ):
+            raise ValueError("reads_per_minute must be a positive number")
         if isinstance(max_back_off, bool) or not (0 < max_back_off < math.inf):
             raise ValueError("max_back_off must be a positive, finite number of seconds")
         self.per_minute = per_minute
@@ -95,6 +103,16 @@ class RateGate:
         #: While the shared store is unreachable: when to ask it again (monotonic); 0.0 when it is up.
         self._shared_down_until = 0.0
         self._bucket_lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: Polls (and other reads) a minute given up front; None: only what 429s teach.
+        self.reads_per_minute = reads_per_minute
+        #: What 429s taught about the account's creates and reads (unpaced until the first one).
+        self.create_pace = Pace()
+        self.read_pace = Pace()
+        self._reads_paused_until = 0.0
+        self._next_read = 0.0
+        self._read_lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -121,10 +139,13 @@ class RateGate:
             await asyncio.sleep(delay)
 
     async def acquire_create(self) -> None:
-        """Wait until a new prediction may be created (shared back-off, then the per-minute bucket)."""
-        if self.shared is None:
+        """Wait until a new prediction may be created (shared back-off, the per-minute bucket, then the
+        pace learned from 429s)."""
+        pace = self.create_pace
+        if self.shared is None and not self.per_minute:
             await self.wait_back_off()
-            if not self.per_minute:
+            if pace.rate is None:  # nothing learned: full speed, no lock (the common case)
+                pace.sent(time.monotonic())
                 return
         loop = asyncio.get_running_loop()
         lock = self._bucket_lock.get(loop)
@@ -143,7 +164,51 @@ class RateGate:
                 elif delay <= 0:
                     delay = self._take_local(self.per_minute) if self.per_minute else 0.0
                 if delay <= 0:
-                    return
+                    break
+                await asyncio.sleep(delay)
+            while (delay := pace.delay(time.monotonic())) > 0:
+                await asyncio.sleep(delay)
+                await self.wait_back_off()
+
+    def refused(self, budget: str, sent_at: float, seconds: float) -> None:
+        """A request sent at ``sent_at`` (``time.monotonic()``) was answered 429, asking for ``seconds``
+        of back-off. ``budget``: "creates" pauses every create (and, shared, every process's); "reads"
+        pauses the polls. Either way the budget's pace is learned again (``patchwire.pacing``)."""
+        now = time.monotonic()
+        if budget == "creates":
+            self.back_off(seconds)
+            self.create_pace.refused(sent_at, now, seconds)
+        else:
+            self._reads_paused_until = max(self._reads_paused_until, now + cap_back_off(seconds, self))
+            self.read_pace.refused(sent_at, now, seconds)
+
+    async def acquire_read(self) -> None:
+        """Wait until a poll may be sent: the polls of every call through the gate keep together to
+        ``reads_per_minute`` and to what 429s on reads taught, instead of each polling on its own."""
+        pace = self.read_pace
+        if (
+            pace.rate is None
+            and self.reads_per_minute is None
+            and time.monotonic() >= self._reads_paused_until
+        ):
+            pace.sent(time.monotonic())
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._read_lock.get(loop)
+        if lock is None:
+            lock = self._read_lock[loop] = asyncio.Lock()
+        async with lock:
+            while True:
+                now = time.monotonic()
+                delay = self._reads_paused_until - now
+                if delay <= 0 and self.reads_per_minute is not None:
+                    delay = self._next_read - now
+                if delay <= 0:
+                    delay = pace.delay(now)
+                    if delay <= 0:
+                        if self.reads_per_minute is not None:
+                            self._next_read = now + 60.0 / self.reads_per_minute
+                        return
                 await asyncio.sleep(delay)
 
     def _take_local(self, per_minute: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
 import threading
 import time
@@ -13,6 +14,25 @@ from typing import Any, Self
 import attrs
 
 from patchwire.testing import TEST_KEY, FakeReplicate, StartFakeReplicate
+
+#: The request of LiteLLM's Replicate examples, and the Llama 3 prompt LiteLLM sends Replicate for it.
+EARTH: list[Any] = [
+    {"role": "system", "content": "Be a good human!"},
+    {"role": "user", "content": "What do you know about earth?"},
+]
+EARTH_LLAMA3_PROMPT = (
+    "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|>"
+    "<|start_header_id|>user<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+# Zephyr's chat template (HuggingFaceH4/zephyr-7b-beta, tokenizer_config.json), as published.
+ZEPHYR = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
+    "+ eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + "
+    "eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
+    "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n"
+    "{% endif %}\n{% endfor %}"
+)
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -188,3 +208,28 @@ class BackgroundServer:
         assert self._loop is not None and self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(self.start_timeout)
+
+
+async def announced_url(proc: asyncio.subprocess.Process, timeout: float = 30) -> str:
+    """The base URL a ``patchwire serve`` or ``patchwire fake-replicate`` process (started with
+    ``stdout=PIPE``) prints on its first line, ``... listening on URL``."""
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+    match = re.search(r"listening on (http://\S+)", line)
+    assert match, line
+    return match.group(1)
+
+
+def llama3_proxy_config(
+    api_base: str, *, api_key: str = TEST_KEY, params: dict[str, Any] | None = None, **sections: Any
+) -> dict[str, Any]:
+    """A proxy config serving one model, ``llama-3``: Replicate's Llama 3 8B Instruct at ``api_base``.
+    ``params`` are added to its ``litellm_params``; each keyword (``general_settings=...``,
+    ``router_settings=...``) is a section of the config."""
+    litellm_params = {
+        "model": "replicate/meta/meta-llama-3-8b-instruct",
+        "api_key": api_key,
+        "api_base": api_base,
+        **(params or {}),
+    }
+    return {"model_list": [{"model_name": "llama-3", "litellm_params": litellm_params}], **sections}

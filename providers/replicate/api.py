@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import aiohttp
 import attrs
 
+from patchwire import observe
 from patchwire.breaker import CircuitBreaker
 from patchwire.errors import PatchwireError, ServiceUnavailableError
 from patchwire.ratelimit import RateGate, cap_back_off
@@ -112,6 +114,8 @@ class Rule:
     max_attempts: int = 6
     #: Whether the call's ``num_retries=`` sets the tries (creates and reads; not cleanup or schemas).
     caller_retries: bool = False
+    #: Which of the account's rate limits the request counts against (the gate paces each).
+    budget: str = "reads"
 
 
 #: A create: only 429 and 503 are refusals (Replicate sends no other status for a create it did not
@@ -123,6 +127,7 @@ CREATES = Rule(
     cap=10.0,
     max_attempts=8,
     caller_retries=True,
+    budget="creates",
 )
 READS = Rule(refused=BUSY, resend_lost=True, caller_retries=True)
 #: A schema is optional (the call goes on without one), so it is worth only a few tries.
@@ -172,6 +177,15 @@ class Api:
     def __repr__(self) -> str:
         return f"Api({self.label!r})"  # never the key
 
+    def with_deadline(self, deadline: float) -> Api:
+        """The same requests with another deadline (work that goes on after the call has ended)."""
+        other = Api.__new__(Api)
+        other.session, other.auth, other.gate, other.label = self.session, self.auth, self.gate, self.label
+        other.retries, other.breaker = self.retries, self.breaker
+        other.deadline = deadline
+        other.sending = False
+        return other
+
     async def request(
         self,
         method: str,
@@ -202,7 +216,7 @@ class Api:
         while True:
             if before_send is not None:
                 await before_send()
-            started = loop.time() if debug else 0.0
+            started = loop.time()
             hint: float | None = None
             status = 0
             error: PatchwireError
@@ -243,6 +257,8 @@ class Api:
                         prediction_id=prediction_id,
                     )
                 elif status in rule.refused:
+                    if status == 429:
+                        observe.event(observe.RATE_LIMITED, "replicate")
                     hint = retry_after(answer.headers, answer.json())
                     if hint is not None:  # `inf` or an hour must not park the call, or the gate
                         hint = cap_back_off(hint, self.gate)
@@ -267,13 +283,30 @@ class Api:
                 raise self._scrubbed(error)
             log.debug("patchwire: replicate %s %s: trying again in %.2fs", method, url, delay)
             if status == 429 and self.gate is not None:
-                self.gate.back_off(delay)  # one 429 slows every call through this gate, not just ours
+                # One 429 slows every call through this gate, not just ours, and teaches it the pace.
+                # (A hint of 0 s asks for no wait: no pause, and nothing to learn from it.)
+                sent_at = time.monotonic() - (loop.time() - started)
+                self.gate.refused(rule.budget, sent_at, delay if hint is None or hint > 0 else 0.0)
+            observe.event(observe.RETRY, "replicate")
             await asyncio.sleep(delay)
 
-    async def read(self, url: str, *, what: str, prediction_id: str | None = None) -> dict[str, Any]:
+    async def read(
+        self,
+        url: str,
+        *,
+        what: str,
+        prediction_id: str | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
         """GET a JSON object (``READS`` rule); a final non-2xx raises its typed error."""
         answer = await self.request(
-            "GET", url, rule=READS, what=what, json_object=True, prediction_id=prediction_id
+            "GET",
+            url,
+            rule=READS,
+            what=what,
+            json_object=True,
+            prediction_id=prediction_id,
+            before_send=before_send,
         )
         if answer.status >= 300:
             raise http_error(

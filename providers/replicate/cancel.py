@@ -1,8 +1,10 @@
 """Cancelling the prediction of a call that ends early (cancelled task, deadline, closed stream, error).
 
 ``abandon()`` is shielded from the caller's own cancellation and bounded in time. A create still in flight
-is waited for briefly, since only its answer names the prediction to cancel; the wait goes on in the
-background after the caller has left, so a prediction made after all is still cancelled.
+is waited for briefly, since its answer names the prediction to cancel; if it does not answer within
+``CREATE_GRACE`` (a long ``Prefer: wait`` may hold it for a minute while the prediction runs), it is cut,
+and the prediction it made is looked up in the prediction list in the background and cancelled there.
+Only a call abandoned mid-create pays for that lookup.
 """
 
 from __future__ import annotations
@@ -11,21 +13,25 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+import orjson
+
 from patchwire.errors import PatchwireError
 
 from .api import BUSY, CANCEL, CANCEL_BUDGET, CANCELS, READ_TIMEOUT, Backoff, Rule, sleep_before
 from .create import CANCEL_AFTER_SLACK
+from .recovery import find_lost_create
 
 if TYPE_CHECKING:
     from .predictions import PredictionJob
 
 log = logging.getLogger("patchwire")
 
-#: How long an abandoned call's caller waits for a create still in flight, beyond its ``Prefer: wait``.
+#: How long an abandoned call waits for a create still in flight before cutting it.
 CREATE_GRACE = 1.0
-#: How long the background cleanup keeps waiting for that create's answer (which names the prediction
-#: to cancel) after the caller has gone: cutting it off sooner could leave a prediction made and unknown.
-CREATE_LIMIT = READ_TIMEOUT
+#: How long the caller of a cut create waits for its prediction to be found and cancelled.
+CUT_WAIT = 6.0
+#: How long the background lookup of a cut create's prediction may take.
+LOOKUP_BUDGET = READ_TIMEOUT
 
 
 async def abandon(job: PredictionJob) -> None:
@@ -46,8 +52,11 @@ async def abandon(job: PredictionJob) -> None:
     # The caller waits for the cancel, but only briefly for a create slow to answer: that goes on
     # in the background. asyncio.wait neither cancels the task nor lets the caller's cancel reach it.
     if job.prediction_id is None and create is not None:
-        await asyncio.wait((create,), timeout=creation.wait + CREATE_GRACE)
+        await asyncio.wait((create,), timeout=CREATE_GRACE)
         if not create.done():
+            # The cleanup cuts it and looks the prediction up; the caller waits for that a few seconds
+            # (a process shutting down must not end before it), and it goes on in the background after.
+            await asyncio.wait((task,), timeout=CUT_WAIT)
             return
     await asyncio.wait((task,), timeout=CANCEL_BUDGET)
 
@@ -55,19 +64,42 @@ async def abandon(job: PredictionJob) -> None:
 async def _cleanup(job: PredictionJob) -> None:
     create = job.create_task
     if job.prediction_id is None and create is not None and not create.done():
-        # The create is in flight: its answer (within Prefer: wait) tells us what to cancel.
-        try:
-            await asyncio.wait_for(asyncio.shield(create), job.creation.wait + CREATE_LIMIT)
-        except Exception:  # we only want the id, whatever the create did
-            pass
+        # The create is in flight: an answer soon tells us what to cancel...
+        await asyncio.wait((create,), timeout=CREATE_GRACE)
         if not create.done():
+            # ...else cut it, and find what it made in the prediction list.
             create.cancel()
+            await asyncio.wait((create,))
+            await _find_cut_create(job)
     if create is not None and create.done() and not create.cancelled():
         create.exception()  # retrieved: the caller already has its own error
     if job.prediction_id is None or job.finished:
         return
     job.finished = True
     await cancel(job)
+
+
+async def _find_cut_create(job: PredictionJob) -> None:
+    creation = job.creation
+    loop = asyncio.get_running_loop()
+    api = job.api.with_deadline(loop.time() + LOOKUP_BUDGET)
+    wanted = orjson.loads(orjson.dumps(creation.inputs))  # as the API echoes it back (JSON types)
+    try:
+        found = await find_lost_create(
+            api,
+            job.links,
+            job.claims,
+            creation.target,
+            wanted,
+            sent_at=creation.sent_at,
+            lost_at=loop.time(),
+            reason="cut",
+        )
+    except PatchwireError as exc:
+        log.debug("patchwire: replicate create cut for %s: %s", job.label, exc.message)
+        return
+    if found is not None:
+        job.observe(found)
 
 
 async def cancel(job: PredictionJob) -> None:

@@ -121,8 +121,13 @@ class PredictionJob:
         return prediction
 
     async def get(self) -> dict[str, Any]:
+        gate = self.api.gate
         prediction = await self.api.read(
-            self.get_url, what=f"prediction {self.prediction_id}", prediction_id=self.prediction_id
+            self.get_url,
+            what=f"prediction {self.prediction_id}",
+            prediction_id=self.prediction_id,
+            # Polls of every call keep together within the account's read budget.
+            before_send=gate.acquire_read if gate is not None else None,
         )
         self.observe(prediction)
         return prediction

@@ -17,6 +17,7 @@ from typing import Any
 from patchwire.breaker import CircuitBreaker
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
 from patchwire.interfaces import ProviderCall, ProviderContext
+from patchwire.ratelimit import RateGate
 from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
@@ -36,10 +37,11 @@ from .streaming import OutputFollower
 
 log = logging.getLogger("patchwire")
 
-#: Seconds a create holds the connection (``Prefer: wait=N``). Short on purpose: a call cancelled
-#: while its create is in flight only learns the prediction's id (to cancel it) when the create answers.
+#: Seconds a create holds the connection (``Prefer: wait=N``): Replicate's longest, so a prediction of up
+#: to a minute costs one request, not a create and a string of polls against the account's read limit.
+#: A call cancelled meanwhile cuts the create and finds the prediction to cancel in the list (``cancel``).
 #: ``ReplicateProvider(prefer_wait=0)`` sends no ``Prefer`` header and polls from the start.
-PREFER_WAIT = 5
+PREFER_WAIT = 60
 #: A schema fetch that takes longer than this is given up (the call goes on without a schema).
 SCHEMA_BUDGET = 10.0
 
@@ -58,6 +60,9 @@ class ReplicateProvider:
         self._files = FileUploads()
         #: Models found not to be official, per (API base, owner/name): created by their latest version.
         self._pinned: dict[tuple[str, str], CreateTarget] = {}
+        #: Per (API base, key), for calls whose router has no rate gate: the pace 429s teach is the
+        #: account's, so its calls keep to it together rather than each backing off alone.
+        self._gates: dict[tuple[str, str], RateGate] = {}
         #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
         self._breakers: dict[str, CircuitBreaker] = {}
 
@@ -235,11 +240,16 @@ class ReplicateProvider:
         links = Links(context.api_base)
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
+        gate = context.gate
+        if gate is None:
+            gate = self._gates.get((links.base, key))
+            if gate is None:
+                gate = self._gates[links.base, key] = RateGate()
         api = Api(
             context.session,
             key,
             deadline=context.deadline,
-            gate=context.gate,
+            gate=gate,
             label=f"replicate/{ref.raw}",
             retries=context.retries,
             breaker=self._breaker(links.base),

@@ -37,7 +37,7 @@ async def test_baseline_sends_the_same_requests_as_patchwire(start_simulator: An
     messages = [dict(m) for m in MESSAGES]
     async with make_router(mode, 10) as router:
         result = await router.acompletion(
-            MODEL, messages, api_base=url, api_key=KEY, max_tokens=4, stream=mode == "stream", timeout=60
+            MODEL, messages, api_base=url, api_key=KEY, max_tokens=4, stream=mode == "stream", timeout=120
         )
         if isinstance(result, patchwire.Stream):
             async with result:
@@ -55,7 +55,7 @@ async def test_baseline_sends_the_same_requests_as_patchwire(start_simulator: An
             inputs=prediction.input,
             mode=mode,
             prefer_wait=provider.PREFER_WAIT,
-            timeout=60,
+            timeout=120,
         )
         ttft = await client.call()
     theirs = list(sim.requests)

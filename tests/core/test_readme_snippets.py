@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support import announced_url
 
 from patchwire.proxy import parse_config, serve_app
 
@@ -70,11 +71,7 @@ async def fake_replicate() -> AsyncIterator[str]:
         stdout=asyncio.subprocess.PIPE,
     )
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, line
-        yield match.group(1)
+        yield await announced_url(proc)
     finally:
         proc.terminate()
         await proc.wait()

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from support import RunningSimulator
+from support import EARTH, ZEPHYR, RunningSimulator
 
 import patchwire
 from patchwire import BadRequestError, MissingDependencyError
@@ -16,18 +16,6 @@ from patchwire.plugins.formatters import chat_template
 
 A16Z = "a16z-infra/llama-2-13b-chat:2a7f981751ec7fdf87b5b91ad4db53683a98082e9ff7bfd12c8cd5ea85980a52"
 LLAMA3 = "meta/meta-llama-3-8b-instruct"
-EARTH = [
-    {"role": "system", "content": "Be a good human!"},
-    {"role": "user", "content": "What do you know about earth?"},
-]
-# Zephyr's chat template (HuggingFaceH4/zephyr-7b-beta, tokenizer_config.json), as published.
-ZEPHYR = (
-    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
-    "+ eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + "
-    "eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
-    "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n"
-    "{% endif %}\n{% endfor %}"
-)
 ZEPHYR_EARTH = (
     "<|system|>\nBe a good human!</s>\n<|user|>\nWhat do you know about earth?</s>\n<|assistant|>\n"
 )

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from support import RunningSimulator
+from support import EARTH, ZEPHYR, RunningSimulator
 
 import patchwire
 from patchwire.proxy import serve_app
@@ -17,18 +17,6 @@ from patchwire.proxy.config import check_models, parse_config_text
 A16Z = (
     "replicate/a16z-infra/llama-2-13b-chat:2a7f981751ec7fdf87b5b91ad4db53683a98082e9ff7bfd12c8cd5ea85980a52"
 )
-# Zephyr's chat template (HuggingFaceH4/zephyr-7b-beta, tokenizer_config.json), as published.
-ZEPHYR = (
-    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
-    "+ eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + "
-    "eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
-    "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n"
-    "{% endif %}\n{% endfor %}"
-)
-EARTH = [
-    {"role": "system", "content": "Be a good human!"},
-    {"role": "user", "content": "What do you know about earth?"},
-]
 
 
 def config_text(api_base: str, **extra: Any) -> str:

@@ -21,23 +21,13 @@ import aiohttp
 import openai
 import pytest
 import yaml
-from support import wait_for
+from support import EARTH, EARTH_LLAMA3_PROMPT, wait_for
 
 from patchwire.proxy import load_config, serve_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PROXY_KEY = "sk-1234"
 REPLICATE_KEY = "r8_proxy-e2e-0123456789"
-SEED_MESSAGES: list[Any] = [
-    {"role": "system", "content": "Be a good human!"},
-    {"role": "user", "content": "What do you know about earth?"},
-]
-# The prompt the seed says LiteLLM sends to Replicate for this request.
-SEED_LLAMA3_PROMPT = (
-    "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|>"
-    "<|start_header_id|>user<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|>"
-    "<|start_header_id|>assistant<|end_header_id|>\n\n"
-)
 # The seed's mistral-7b template: bos, initial value, each role's pre/post message, final value.
 SEED_MISTRAL_PROMPT = (
     "<s>\n<|im_start|>system\nBe a good human!<|im_end|>"
@@ -89,10 +79,10 @@ def client_for(url: str, key: str = PROXY_KEY) -> openai.AsyncOpenAI:
 async def test_seed_request_to_llama3(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("llama3-proxy.yaml", sim)
     async with client_for(url) as client:
-        response = await client.chat.completions.create(model="llama-3", messages=SEED_MESSAGES)
+        response = await client.chat.completions.create(model="llama-3", messages=EARTH)
     (prediction,) = sim.sim.predictions.values()
     assert prediction.model == "meta/meta-llama-3-8b-instruct"
-    assert prediction.input["prompt"] == SEED_LLAMA3_PROMPT
+    assert prediction.input["prompt"] == EARTH_LLAMA3_PROMPT
     assert prediction.input["max_tokens"] == 20 and prediction.input["temperature"] == 0.5
     assert prediction.unknown_inputs == ()
     assert response.id == prediction.id
@@ -103,10 +93,10 @@ async def test_seed_request_to_llama3(start_proxy: Start, sim: Any) -> None:
 async def test_seed_request_to_llama3_streamed(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("llama3-proxy.yaml", sim)
     async with client_for(url) as client:
-        stream = await client.chat.completions.create(model="llama-3", messages=SEED_MESSAGES, stream=True)
+        stream = await client.chat.completions.create(model="llama-3", messages=EARTH, stream=True)
         chunks = [chunk async for chunk in stream]
     (prediction,) = sim.sim.predictions.values()
-    assert prediction.input["prompt"] == SEED_LLAMA3_PROMPT
+    assert prediction.input["prompt"] == EARTH_LLAMA3_PROMPT
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "".join(prediction.chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert sim.sim.running() == 0
@@ -116,7 +106,7 @@ async def test_streamed_usage_for_openai_clients_that_ask_for_it(start_proxy: St
     url = await start_proxy("llama3-proxy.yaml", sim)
     async with client_for(url) as client:
         stream = await client.chat.completions.create(
-            model="llama-3", messages=SEED_MESSAGES, stream=True, stream_options={"include_usage": True}
+            model="llama-3", messages=EARTH, stream=True, stream_options={"include_usage": True}
         )
         chunks = [chunk async for chunk in stream]
     (prediction,) = sim.sim.predictions.values()
@@ -129,7 +119,7 @@ async def test_streamed_usage_for_openai_clients_that_ask_for_it(start_proxy: St
 async def test_seed_mistral_template_and_replicate_params(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("mistral-template-proxy.yaml", sim)
     async with client_for(url) as client:
-        response = await client.chat.completions.create(model="mistral-7b", messages=SEED_MESSAGES)
+        response = await client.chat.completions.create(model="mistral-7b", messages=EARTH)
     (prediction,) = sim.sim.predictions.values()
     assert prediction.model == "mistralai/Mistral-7B-Instruct-v0.1"
     assert prediction.input["prompt"] == SEED_MISTRAL_PROMPT
@@ -146,11 +136,11 @@ async def test_models_wrong_key_and_unknown_model(start_proxy: Start, sim: Any) 
     async with client_for(url) as client:
         assert [m.id async for m in client.models.list()] == ["llama-3"]
         with pytest.raises(openai.NotFoundError) as info:
-            await client.chat.completions.create(model="llama-2", messages=SEED_MESSAGES)
+            await client.chat.completions.create(model="llama-2", messages=EARTH)
         assert "available models: llama-3" in info.value.message
     async with client_for(url, key="sk-not-it") as client:
         with pytest.raises(openai.AuthenticationError):
-            await client.chat.completions.create(model="llama-3", messages=SEED_MESSAGES)
+            await client.chat.completions.create(model="llama-3", messages=EARTH)
         with pytest.raises(openai.AuthenticationError):
             await client.models.list()
     assert sim.sim.predictions == {}
@@ -181,7 +171,7 @@ async def test_seed_curl_request_as_raw_http(start_proxy: Start, sim: Any) -> No
             assert resp.status == 400
             assert "not valid JSON" in (await resp.json())["error"]["message"]
     (prediction,) = sim.sim.predictions.values()
-    assert prediction.input["prompt"] == SEED_LLAMA3_PROMPT
+    assert prediction.input["prompt"] == EARTH_LLAMA3_PROMPT
     assert answer["choices"][0]["message"]["content"] == "".join(prediction.chunks)
 
 
@@ -190,7 +180,7 @@ async def test_client_gone_mid_stream_cancels_the_prediction(
 ) -> None:
     slow = await start_simulator(tokens=500, token_interval=0.02)
     url = await start_proxy("llama3-proxy.yaml", slow)
-    body = {"model": "llama-3", "messages": SEED_MESSAGES, "stream": True, "max_tokens": 500}
+    body = {"model": "llama-3", "messages": EARTH, "stream": True, "max_tokens": 500}
     async with aiohttp.ClientSession() as http:
         resp = await http.post(
             f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {PROXY_KEY}"}
@@ -209,7 +199,7 @@ async def test_client_gone_mid_request_cancels_the_prediction(
 ) -> None:
     slow = await start_simulator(latency=60)
     url = await start_proxy("llama3-proxy.yaml", slow)
-    body = {"model": "llama-3", "messages": SEED_MESSAGES}
+    body = {"model": "llama-3", "messages": EARTH}
 
     async def call() -> None:
         async with aiohttp.ClientSession() as http:
@@ -222,7 +212,7 @@ async def test_client_gone_mid_request_cancels_the_prediction(
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    # The provider learns the prediction's id (to cancel it) when the create's Prefer: wait (5 s) ends.
+    # The create is cut 1 s after the client left, and its prediction found in the list and cancelled.
     await wait_for(lambda: slow.sim.running() == 0, timeout=20)
     (prediction,) = slow.sim.predictions.values()
     assert prediction.status() == "canceled"
@@ -243,7 +233,7 @@ async def test_serve_command_starts_answers_and_stops_on_sigterm(
         assert line.startswith("patchwire proxy listening on http://127.0.0.1:"), line
         url = line.split()[4]
         async with client_for(url) as client:
-            response = await client.chat.completions.create(model="llama-3", messages=SEED_MESSAGES)
+            response = await client.chat.completions.create(model="llama-3", messages=EARTH)
         assert response.choices[0].message.content
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
@@ -308,6 +298,6 @@ async def test_nothing_a_client_sends_is_a_500(start_proxy: Start, sim: Any) -> 
                     error = json.loads(text)["error"]
                     assert isinstance(error["message"], str) and error["message"], (body, text)
         async with client_for(url) as client:
-            response = await client.chat.completions.create(model="llama-3", messages=SEED_MESSAGES)
+            response = await client.chat.completions.create(model="llama-3", messages=EARTH)
         assert response.choices[0].message.content
     assert {200, 400} <= statuses, statuses

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from support import announced_url, llama3_proxy_config
 
 REPLICATE_KEY = "r8_serve-debug-0123456789"
 
@@ -21,19 +22,9 @@ async def test_serve_debug_prints_curl_commands_with_the_key_redacted(
     start_simulator: Any, tmp_path: Path
 ) -> None:
     running = await start_simulator(tokens=3, api_keys={REPLICATE_KEY})
-    config = {
-        "model_list": [
-            {
-                "model_name": "llama-3",
-                "litellm_params": {
-                    "model": "replicate/meta/meta-llama-3-8b-instruct",
-                    "api_key": "os.environ/REPLICATE_API_KEY",
-                    "api_base": running.url,
-                },
-            }
-        ],
-        "general_settings": {"master_key": "sk-debug"},
-    }
+    config = llama3_proxy_config(
+        running.url, api_key="os.environ/REPLICATE_API_KEY", general_settings={"master_key": "sk-debug"}
+    )
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = await asyncio.create_subprocess_exec(
@@ -51,15 +42,12 @@ async def test_serve_debug_prints_curl_commands_with_the_key_redacted(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, line
+        url = await announced_url(proc)
         body = {"model": "llama-3", "messages": [{"role": "user", "content": "Hello"}]}
         async with (
             aiohttp.ClientSession() as http,
             http.post(
-                f"{match.group(1)}/v1/chat/completions",
+                f"{url}/v1/chat/completions",
                 json=body,
                 headers={"Authorization": "Bearer sk-debug"},
             ) as resp,

@@ -5,22 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import RunningSimulator
+from support import EARTH, EARTH_LLAMA3_PROMPT, RunningSimulator
 
 import patchwire
 from patchwire.providers.replicate.simulator.catalog import synthetic_id
 from patchwire.proxy.config import parse_config_text
 
 HELLO = [{"content": "Hello, how are you?", "role": "user"}]
-EARTH = [
-    {"role": "system", "content": "Be a good human!"},
-    {"role": "user", "content": "What do you know about earth?"},
-]
-SEED_LLAMA3_PROMPT = (
-    "<|start_header_id|>system<|end_header_id|>\n\nBe a good human!<|eot_id|><|start_header_id|>user"
-    "<|end_header_id|>\n\nWhat do you know about earth?<|eot_id|><|start_header_id|>assistant"
-    "<|end_header_id|>\n\n"
-)
 LLAMA2_70B = "replicate/llama-2-70b-chat:2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
 # Replicate runs a model by name alone only for official models; these two are not, so they are pinned
 # to a version here (the seed leaves the version out, which Replicate answers with a 404).
@@ -45,7 +36,7 @@ async def test_llama3_expected_replicate_call(simulator: RunningSimulator, repli
     response = await call(simulator, "replicate/meta/meta-llama-3-8b-instruct", EARTH)
     assert response.choices[0].message.content
     # The seed's prompt byte for byte; the model's own template must not wrap it a second time.
-    assert only_input(simulator) == {"prompt": SEED_LLAMA3_PROMPT, "prompt_template": "{prompt}"}
+    assert only_input(simulator) == {"prompt": EARTH_LLAMA3_PROMPT, "prompt_template": "{prompt}"}
 
 
 async def test_llama3_hello(simulator: RunningSimulator, replicate_key: str) -> None:

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import BackgroundServer
+from support import BackgroundServer, llama3_proxy_config
 
 from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
 from patchwire.proxy import parse_config, serve_app
@@ -56,21 +56,13 @@ class Proxies(BackgroundServer):
         async with sim.serve("127.0.0.1", 0) as sim_url, contextlib.AsyncExitStack() as stack:
             for name, general in (("keyed", {"master_key": KEY}), ("keyless", {})):
                 config = parse_config(
-                    {
-                        "model_list": [
-                            {
-                                "model_name": "llama-3",
-                                "litellm_params": {
-                                    "model": "replicate/meta/meta-llama-3-8b-instruct",
-                                    "api_key": UPSTREAM_KEY,
-                                    "api_base": sim_url,
-                                    "max_tokens": 2,
-                                },
-                            }
-                        ],
-                        "general_settings": general,
-                        "router_settings": {"timeout": 10},
-                    },
+                    llama3_proxy_config(
+                        sim_url,
+                        api_key=UPSTREAM_KEY,
+                        params={"max_tokens": 2},
+                        general_settings=general,
+                        router_settings={"timeout": 10},
+                    ),
                     source=f"fuzz-{name}.yaml",
                 )
                 url = await stack.enter_async_context(serve_app(config, host="127.0.0.1", port=0, grace=1))

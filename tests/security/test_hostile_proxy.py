@@ -18,7 +18,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import BackgroundServer, dechunk
+from support import BackgroundServer, dechunk, llama3_proxy_config
 
 from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
 from patchwire.proxy import parse_config, serve_app
@@ -42,21 +42,13 @@ class Proxy(BackgroundServer):
         sim = ReplicateSimulator(SimulatorConfig(latency=0.0, tokens=3, api_keys={UPSTREAM_KEY}))
         async with sim.serve("127.0.0.1", 0) as sim_url:
             config = parse_config(
-                {
-                    "model_list": [
-                        {
-                            "model_name": "llama-3",
-                            "litellm_params": {
-                                "model": "replicate/meta/meta-llama-3-8b-instruct",
-                                "api_key": UPSTREAM_KEY,
-                                "api_base": sim_url,
-                                "max_tokens": 3,
-                            },
-                        }
-                    ],
-                    "general_settings": {"master_key": KEY, "max_request_size_mb": MAX_BYTES / (1 << 20)},
-                    "router_settings": {"timeout": 10},
-                },
+                llama3_proxy_config(
+                    sim_url,
+                    api_key=UPSTREAM_KEY,
+                    params={"max_tokens": 3},
+                    general_settings={"master_key": KEY, "max_request_size_mb": MAX_BYTES / (1 << 20)},
+                    router_settings={"timeout": 10},
+                ),
                 source="hostile.yaml",
             )
             async with serve_app(config, host="127.0.0.1", port=0, grace=1) as url:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from support import TEST_KEY, StartSimulator, raw_request, wait_for
+from support import StartSimulator, llama3_proxy_config, raw_request, wait_for
 
 from patchwire.proxy import parse_config, serve_app
 
@@ -24,20 +24,7 @@ Start = Callable[..., Any]
 
 
 def config_for(sim_url: str, **general: Any) -> dict[str, Any]:
-    return {
-        "model_list": [
-            {
-                "model_name": "llama-3",
-                "litellm_params": {
-                    "model": "replicate/meta/meta-llama-3-8b-instruct",
-                    "api_key": TEST_KEY,
-                    "api_base": sim_url,
-                    "max_tokens": 3,
-                },
-            }
-        ],
-        "general_settings": general,
-    }
+    return llama3_proxy_config(sim_url, params={"max_tokens": 3}, general_settings=general)
 
 
 @pytest.fixture

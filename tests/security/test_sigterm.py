@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import yaml
-from support import TEST_KEY, StartSimulator, wait_for
+from support import StartSimulator, announced_url, llama3_proxy_config, wait_for
 
 
 async def test_sigterm_answers_in_flight_requests_503(
@@ -21,30 +21,13 @@ async def test_sigterm_answers_in_flight_requests_503(
 ) -> None:
     running = await start_simulator(latency=60.0)
     config = tmp_path / "proxy.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "model_list": [
-                    {
-                        "model_name": "llama-3",
-                        "litellm_params": {
-                            "model": "replicate/meta/meta-llama-3-8b-instruct",
-                            "api_key": TEST_KEY,
-                            "api_base": running.url,
-                        },
-                    }
-                ]
-            }
-        )
-    )
+    config.write_text(yaml.safe_dump(llama3_proxy_config(running.url)))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "patchwire", "serve", "--config", str(config), "--port", "0", "--grace", "0.5",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        url = line.split()[4]
+        url = await announced_url(proc)
         body = {"model": "llama-3", "messages": [{"role": "user", "content": "hi"}]}
         async with aiohttp.ClientSession() as http:
             request = asyncio.create_task(http.post(f"{url}/v1/chat/completions", json=body))

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from support import TEST_KEY, StartSimulator
+from support import StartSimulator, llama3_proxy_config
 
 from patchwire.proxy import parse_config, serve_app
 from patchwire.proxy.limits import ClientLimits
@@ -32,19 +32,7 @@ async def start_proxy(start_simulator: StartSimulator) -> AsyncIterator[Start]:
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(**general: Any) -> tuple[str, int]:
-            config = {
-                "model_list": [
-                    {
-                        "model_name": "llama-3",
-                        "litellm_params": {
-                            "model": "replicate/meta/meta-llama-3-8b-instruct",
-                            "api_key": TEST_KEY,
-                            "api_base": running.url,
-                        },
-                    }
-                ],
-                "general_settings": general,
-            }
+            config = llama3_proxy_config(running.url, general_settings=general)
             url = await stack.enter_async_context(
                 serve_app(parse_config(config, source="slow.yaml"), host="127.0.0.1", port=0)
             )

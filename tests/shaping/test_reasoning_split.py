@@ -51,6 +51,18 @@ def test_stream_holds_back_only_a_possible_tag() -> None:
     assert splitter.feed("b>bold") == ("", "<b>bold")
 
 
+def assert_stream_equals_whole(text: str, cuts: list[int]) -> None:
+    """Fed in pieces of the sizes in ``cuts`` (and the rest), the splitter gives what the whole text
+    gives."""
+    pieces, rest = [], text
+    for size in cuts:
+        pieces.append(rest[:size])
+        rest = rest[size:]
+    pieces.append(rest)
+    reasoning, content = split_reasoning(text)
+    assert streamed(pieces) == (reasoning or "", content)
+
+
 @given(
     st.sampled_from(["", " ", "\n"]),
     st.text(alphabet="ab <>/\nthink", max_size=30),
@@ -60,21 +72,9 @@ def test_stream_holds_back_only_a_possible_tag() -> None:
 )
 def test_stream_equals_whole(lead: str, thought: str, answer: str, closed: bool, cuts: list[int]) -> None:
     text = f"{lead}<think>{thought}" + (f"</think>{answer}" if closed else "")
-    pieces, rest = [], text
-    for size in cuts:
-        pieces.append(rest[:size])
-        rest = rest[size:]
-    pieces.append(rest)
-    reasoning, content = split_reasoning(text)
-    assert streamed(pieces) == (reasoning or "", content)
+    assert_stream_equals_whole(text, cuts)
 
 
 @given(st.text(max_size=40), st.lists(st.integers(min_value=1, max_value=8), max_size=8))
 def test_stream_equals_whole_any_text(text: str, cuts: list[int]) -> None:
-    pieces, rest = [], text
-    for size in cuts:
-        pieces.append(rest[:size])
-        rest = rest[size:]
-    pieces.append(rest)
-    reasoning, content = split_reasoning(text)
-    assert streamed(pieces) == (reasoning or "", content)
+    assert_stream_equals_whole(text, cuts)

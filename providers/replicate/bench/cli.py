@@ -39,7 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="C[,C...]",
         help="predictions in flight; a comma-separated list is a sweep, e.g. 1,10,100,1000 (default 100)",
     )
-    add("--mode", choices=("wait", "poll", "stream"), default="wait", help="how predictions are followed")
+    add(
+        "--mode",
+        choices=("wait", "poll", "stream", "mixed"),
+        default="wait",
+        help="how predictions are followed (mixed: with --rate-limits only)",
+    )
     add("--latency", type=float, default=0.05, help="simulator: seconds from create to first token")
     add("--tokens", type=int, default=16, help="simulator: output tokens (also max_tokens sent)")
     add("--token-interval", type=float, default=0.0, help="simulator: seconds between tokens")
@@ -79,12 +84,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="event loop (auto: uvloop if installed)",
     )
+    add(
+        "--rate-limits",
+        choices=("replicate", "low-credit"),
+        default=None,
+        help="instead: predictions of --model-seconds each against the simulator enforcing Replicate's "
+        "limits (scaled by --limits-scale); reports creates/min against the limit, requests per "
+        "prediction, 429 share (--requests predictions, all started at once; --mode wait|stream|mixed)",
+    )
+    add("--model-seconds", type=float, default=20.0, help="with --rate-limits: model time (default 20)")
+    add("--limits-scale", type=float, default=0.4, help="with --rate-limits: of the limits (default 0.4)")
+    add("--rpm", type=float, default=None, help="with --rate-limits: creates a minute given up front")
+    add("--replicas", type=int, default=0, help="with --rate-limits: through N proxy replicas")
+    add("--redis", default=None, metavar="URL", help="with --rate-limits: Redis the replicas share")
     add("--json", action="store_true", help="print the report as JSON")
     add("--plot", default=None, metavar="PATH", help="write a PNG of throughput and latency vs concurrency")
     add("--no-progress", action="store_true", help="no progress bar")
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.rate_limits is not None:
+        return _run_rate_limits(args)
     from . import report as bench_report
     from . import run as bench
     from .config import BenchConfig, check, parse_concurrency, parse_faults
@@ -124,6 +144,37 @@ def run_command(args: argparse.Namespace) -> int:
             plot(report, args.plot)
             if not args.json:
                 sys.stdout.write(f"plot written to {args.plot}\n")
+    except PatchwireError as exc:
+        sys.stderr.write(f"patchwire bench: {exc}\n")
+        return 2
+    return 0
+
+
+def _run_rate_limits(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from . import rate_limits
+
+    try:
+        if args.compare:
+            raise PatchwireError("--rate-limits does not run --compare litellm")
+        if args.mode == "poll":
+            raise PatchwireError("--rate-limits takes --mode wait, stream or mixed")
+        requests = args.requests if args.requests != 400 else 600
+        options = argparse.Namespace(
+            predictions=requests,
+            model_seconds=args.model_seconds,
+            scale=args.limits_scale,
+            mode=args.mode,
+            timeout=300.0,
+            rpm=args.rpm,
+            replicas=args.replicas,
+            redis=args.redis,
+            time_limit=max(args.time_limit, 900.0),
+            low_credit=args.rate_limits == "low-credit",
+        )
+        config = rate_limits.config_from_args(options)
+        rate_limits.write(asyncio.run(rate_limits.run(config)), args.json)
     except PatchwireError as exc:
         sys.stderr.write(f"patchwire bench: {exc}\n")
         return 2

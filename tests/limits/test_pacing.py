@@ -1,0 +1,89 @@
+"""Pacing under Replicate's enforced limits (the simulator's token buckets): a crowd of calls learns the
+account's rate from its first 429s and keeps to it together, creates and polls alike; nobody fails for
+rate reasons; the rate-limits benchmark reports it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from support import TEST_KEY, StartSimulator
+
+import patchwire
+from patchwire.providers.replicate.bench import rate_limits
+from patchwire.providers.replicate.simulator import RateLimits
+
+LLAMA3 = "replicate/meta/meta-llama-3-8b-instruct"
+
+
+def msgs(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"call {i}"}]
+
+
+async def test_a_crowd_learns_the_create_rate_and_keeps_to_it(start_simulator: StartSimulator) -> None:
+    # 10 creates a second, a burst of 5; 40 calls at once.
+    limits = RateLimits(creates_per_minute=600, creates_burst=5, others_per_minute=None)
+    running = await start_simulator(rate_limits=limits)
+    gate = patchwire.RateGate()
+    async with patchwire.Router(rate_gate=gate) as router:
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
+                    for i in range(40)
+                )
+            ),
+            60,
+        )
+    assert len(results) == 40 and running.sim.stats.created == 40
+    refused = running.sim.stats.refused["create"]
+    # The first crowd beyond the burst is refused once (nothing told the gate the limit); after that the
+    # gate keeps to the pace it learned, so hardly any create is refused twice.
+    assert refused <= 35 + 8
+    rate = gate.create_pace.rate
+    assert rate is not None and 5.0 <= rate <= 20.0
+
+
+async def test_polls_of_every_call_keep_to_the_read_budget(start_simulator: StartSimulator) -> None:
+    limits = RateLimits(creates_per_minute=6000, creates_burst=100, others_per_minute=600, others_burst=5)
+    running = await start_simulator(rate_limits=limits, latency=3.0)
+    gate = patchwire.RateGate()
+    poll = {"replicate": {"prefer_wait": 0}}
+    async with patchwire.Router(rate_gate=gate, provider_options=poll) as router:
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
+                    for i in range(20)
+                )
+            ),
+            60,
+        )
+    stats = running.sim.stats
+    assert stats.created == 20 and gate.read_pace.rate is not None
+    # Twenty calls polling on their own for 3 s want some 200 polls against 10 a second: after the
+    # first crowd beyond the burst (15), the polls keep to the pace together and are hardly refused.
+    assert stats.by_route["get"] >= 20
+    assert stats.refused["get"] <= 15 + 5
+
+
+def test_rate_limits_benchmark_reports_creates_requests_and_429s(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--predictions", "60", "--model-seconds", "0.3", "--scale", "0.5", "--json", "--time-limit", "60"]
+    assert rate_limits.main(argv) == 0
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert report["failures"] == 0 and report["created"] == 60
+    assert report["create_limit_per_minute"] == 300 and report["create_burst"] == 50
+    assert 1.0 <= report["requests_per_prediction"] <= 2.0
+    assert set(report["requests_per_prediction_by_endpoint"]) <= {"create", "model", "get"}
+    assert report["answered_429"] == report["refused_by_endpoint"].get("create", 0) + report[
+        "refused_by_endpoint"
+    ].get("get", 0)
+
+
+def test_rate_limits_benchmark_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert rate_limits.main(["--predictions", "0"]) == 2
+    assert rate_limits.main(["--scale", "nan"]) == 2
+    assert rate_limits.main(["--redis", "redis://127.0.0.1:1"]) == 2
+    assert "--redis needs --replicas" in capsys.readouterr().err
