@@ -25,6 +25,8 @@ from patchwire.api import (
     text_completion,
 )
 from patchwire.errors import (
+    APIConnectionError,
+    APIError,
     AuthenticationError,
     BadRequestError,
     ConfigError,
@@ -79,6 +81,8 @@ from patchwire.types import (
 )
 
 __all__ = [
+    "APIConnectionError",
+    "APIError",
     "AuthenticationError",
     "BadRequestError",
     "CallWrapper",

@@ -159,3 +159,10 @@ __all__ = [
     "Timeout",
     "UnknownOutcomeError",
 ]
+
+
+# LiteLLM's (and openai-python's) names, so `except litellm.APIError` code keeps working after
+# `import patchwire as litellm`: openai's APIError is the base of every API error, and its
+# APIConnectionError means the service could not be reached.
+APIError = PatchwireError
+APIConnectionError = ServiceUnavailableError

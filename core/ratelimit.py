@@ -38,6 +38,16 @@ def cap_back_off(seconds: float, gate: RateGate | None = None) -> float:
     return min(max(0.0, seconds), ceiling)
 
 
+def _loop_lock(locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]) -> asyncio.Lock:
+    """The running loop's lock in ``locks`` (made on first use): a lock serves only the loop it was
+    first awaited on, and scripts run one loop after another."""
+    loop = asyncio.get_running_loop()
+    lock = locks.get(loop)
+    if lock is None:
+        lock = locks[loop] = asyncio.Lock()
+    return lock
+
+
 class SharedLimits(Protocol):
     """Limits kept outside this process, so several processes share them (see ``RedisLimits``).
 
@@ -147,10 +157,7 @@ class RateGate:
             if pace.rate is None:  # nothing learned: full speed, no lock (the common case)
                 pace.sent(time.monotonic())
                 return
-        loop = asyncio.get_running_loop()
-        lock = self._bucket_lock.get(loop)
-        if lock is None:
-            lock = self._bucket_lock[loop] = asyncio.Lock()
+        lock = _loop_lock(self._bucket_lock)
         # One waiter at a time asks the bucket (local or shared): the rest queue here in order, so a
         # crowd of callers costs the shared store one request per create, not one per waiter.
         async with lock:
@@ -193,10 +200,7 @@ class RateGate:
         ):
             pace.sent(time.monotonic())
             return
-        loop = asyncio.get_running_loop()
-        lock = self._read_lock.get(loop)
-        if lock is None:
-            lock = self._read_lock[loop] = asyncio.Lock()
+        lock = _loop_lock(self._read_lock)
         async with lock:
             while True:
                 now = time.monotonic()

@@ -83,6 +83,12 @@ async def raw_request(url: str, raw: bytes, *, timeout: float = 10.0) -> RawAnsw
             data = await reader.read()
     finally:
         writer.close()
+    return parse_answer(data)
+
+
+def parse_answer(data: bytes) -> RawAnswer:
+    """An HTTP/1.x answer read off a socket, whole: status, headers (names lower-cased) and body (a
+    chunked body decoded)."""
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     assert lines[0].startswith(b"HTTP/1."), f"no HTTP answer: {data[:200]!r}"

@@ -81,3 +81,23 @@ def test_the_ported_call_answers_with_the_mock() -> None:
         num_retries=3,
     )
     assert response.choices[0].message.content == "Hello world"
+
+
+def test_litellm_exception_names_catch_what_they_catch_there() -> None:
+    # `except litellm.APIError` catches every API error; a malformed message is one.
+    with pytest.raises(litellm.APIError) as bad:
+        completion(model="replicate/meta/llama-2-7b", messages=[{"role": "wizard", "content": "hi"}])
+    assert isinstance(bad.value, litellm.BadRequestError)
+
+
+def test_api_connection_error_is_what_an_unreachable_service_raises(unused_tcp_port: int) -> None:
+    # Nothing listens on the port: the call cannot reach the service.
+    with pytest.raises(litellm.APIConnectionError):
+        completion(
+            model="replicate/meta/llama-2-7b",
+            messages=[{"role": "user", "content": "hi"}],
+            api_base=f"http://127.0.0.1:{unused_tcp_port}",
+            api_key="r8_test",
+            num_retries=0,
+            timeout=5,
+        )

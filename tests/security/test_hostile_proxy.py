@@ -18,7 +18,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import BackgroundServer, dechunk, llama3_proxy_config
+from support import BackgroundServer, llama3_proxy_config, parse_answer
 
 from patchwire.providers.replicate.simulator import ReplicateSimulator, SimulatorConfig
 from patchwire.proxy import parse_config, serve_app
@@ -64,17 +64,8 @@ class Proxy(BackgroundServer):
             with contextlib.suppress(ConnectionResetError):
                 while chunk := sock.recv(65536):
                     data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        assert lines[0].startswith(b"HTTP/1."), f"no HTTP answer: {data[:200]!r}"
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding") == "chunked":
-            body = dechunk(body)
-        return status, headers, body
+        answer = parse_answer(data)
+        return answer.status, answer.headers, answer.body
 
     def post(
         self, body: bytes, *, path: str = "/v1/chat/completions", headers: dict[str, str] | None = None

@@ -11,7 +11,7 @@ import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
 import attrs
@@ -67,6 +67,16 @@ class Meter:
     def stop(self) -> None:
         self.wall = time.perf_counter() - self._wall0
         self.cpu = time.process_time() - self._cpu0
+
+
+async def seconds_to_first_content(chunks: AsyncIterable[Any], started: float) -> float:
+    """Read an OpenAI-shaped chunk stream to its end; the seconds from ``started`` (a
+    ``time.perf_counter()``) to the first chunk with content, or to the end when none had any."""
+    first: float | None = None
+    async for chunk in chunks:
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter() - started
+    return first if first is not None else time.perf_counter() - started
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import MODEL
+from ..measure import seconds_to_first_content
 
 REPLICATE = "https://api.replicate.com"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -93,8 +94,4 @@ class LiteLLMClient:
         if not self.stream:
             response.choices[0].message.content  # noqa: B018  # what a caller reads
             return None
-        first: float | None = None
-        async for chunk in response:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.perf_counter() - t0
-        return first if first is not None else time.perf_counter() - t0
+        return await seconds_to_first_content(response, t0)

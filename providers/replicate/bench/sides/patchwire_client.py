@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import patchwire
 
 from ..config import MODEL
+from ..measure import seconds_to_first_content
 
 #: ``--mode poll``: create without ``Prefer: wait``, then poll.
 POLLING = {"replicate": {"prefer_wait": 0}}
@@ -53,9 +54,5 @@ class PatchwireClient:
         if isinstance(result, patchwire.ChatResponse):
             result.choices[0].message.content  # noqa: B018  # what a caller reads
             return None
-        first: float | None = None
         async with result:
-            async for chunk in result:
-                if first is None and chunk.choices and chunk.choices[0].delta.content:
-                    first = time.perf_counter() - t0
-        return first if first is not None else time.perf_counter() - t0
+            return await seconds_to_first_content(result, t0)
