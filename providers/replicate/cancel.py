@@ -17,7 +17,8 @@ import orjson
 
 from patchwire.errors import PatchwireError
 
-from .api import CANCEL, CANCEL_BUDGET, CANCELS, READ_TIMEOUT
+from .api import BUSY, CANCEL, CANCEL_BUDGET, CANCELS, READ_TIMEOUT, Backoff, Rule, sleep_before
+from .create import CANCEL_AFTER_SLACK
 from .recovery import find_lost_create
 
 if TYPE_CHECKING:
@@ -102,26 +103,62 @@ async def _find_cut_create(job: PredictionJob) -> None:
 
 
 async def cancel(job: PredictionJob) -> None:
-    """``POST .../cancel``, best effort within CANCEL_BUDGET: retried (it is idempotent) after a
-    connection error, a 429 or a 5xx; errors are only logged."""
-    pid = job.prediction_id
-    deadline = asyncio.get_running_loop().time() + CANCEL_BUDGET
-    try:
-        async with asyncio.timeout_at(deadline):
-            await job.api.request(
-                "POST",
-                job.cancel_url,
-                rule=CANCELS,
-                what=f"the cancel of prediction {pid}",
-                timeout=CANCEL,
-                deadline=deadline,
-                prediction_id=pid,
-            )
-    except PatchwireError as exc:
-        log.debug("patchwire: replicate cancel %s gave up: %s", pid, exc.message)
-    except TimeoutError:
-        log.debug("patchwire: replicate cancel %s timed out", pid)
+    """``POST .../cancel`` until Replicate takes it (it is idempotent, so it is simply sent again).
 
+    First a round of quick tries within CANCEL_BUDGET (what the leaving caller waits for), retried after
+    a connection error, a 429 or a 5xx. If Replicate has not taken it by then (it was down, slow or busy
+    for a moment, or this machine was too loaded to hear back in time), it goes on being tried in the
+    background until the prediction's ``Cancel-After`` would end it anyway: giving up sooner would leave
+    it running, and billed, to the end of the call's timeout. A final answer (2xx or 4xx) ends it.
+    """
+    pid = job.prediction_id
+    api = job.api
+    loop = asyncio.get_running_loop()
+    # Replicate ends the prediction by then itself (create sent Cancel-After: the time left, rounded up,
+    # plus CANCEL_AFTER_SLACK).
+    give_up_at = job.deadline + CANCEL_AFTER_SLACK + 1.0
+    pauses = Backoff(base=CANCEL_PAUSE, cap=CANCEL_PAUSE_MAX, max_attempts=1 << 30)
+    rule = CANCELS
+    while True:
+        round_end = loop.time() + CANCEL_BUDGET
+        try:
+            async with asyncio.timeout_at(round_end):
+                await api.request(
+                    "POST",
+                    job.cancel_url,
+                    rule=rule,
+                    what=f"the cancel of prediction {pid}",
+                    timeout=CANCEL,
+                    deadline=round_end,
+                    prediction_id=pid,
+                )
+            return
+        except PatchwireError as exc:
+            reason = exc.message
+        except TimeoutError:
+            reason = f"no answer within {CANCEL_BUDGET:g}s"
+        except RuntimeError:
+            if not api.session.closed:
+                raise
+            reason = "the router was closed"
+        if api.session.closed or not await sleep_before(give_up_at, pauses.next_delay()):
+            log.warning(
+                "patchwire: replicate prediction %s could not be canceled (%s); it runs until Replicate "
+                "ends it at its Cancel-After, the call's deadline + %ds",
+                pid,
+                reason,
+                CANCEL_AFTER_SLACK,
+            )
+            return
+        log.debug("patchwire: replicate cancel %s not taken yet (%s); trying again", pid, reason)
+        rule = CANCEL_RETRY
+
+
+#: After its first round of quick tries, a cancel not yet taken is tried once per pause, the pauses
+#: growing from about a second to CANCEL_PAUSE_MAX: slow enough to spare an upstream in trouble.
+CANCEL_RETRY = Rule(refused=BUSY, resend_lost=True, max_attempts=1)
+CANCEL_PAUSE = 1.0
+CANCEL_PAUSE_MAX = 10.0
 
 #: Cleanup tasks still running after their caller left: referenced so they are not collected.
 _background: set[asyncio.Task[None]] = set()

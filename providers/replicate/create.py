@@ -30,6 +30,10 @@ from .refs import CreateTarget
 
 log = logging.getLogger("patchwire")
 
+#: Seconds past the call's deadline after which Replicate cancels the prediction itself (``Cancel-After``,
+#: sent on every create): the backstop for a client that cannot cancel it.
+CANCEL_AFTER_SLACK = 5
+
 
 class Creation:
     """Sends one call's create (see the module docstring) and returns the prediction's first object."""
@@ -95,7 +99,7 @@ class Creation:
             "Content-Type": "application/json",
             # Server-side backstop: the prediction dies soon after our deadline even if we cannot
             # cancel it (the process died). Replicate's minimum is 5 s.
-            "Cancel-After": f"{max(5, math.ceil(remaining) + 5)}s",
+            "Cancel-After": f"{max(5, math.ceil(remaining) + CANCEL_AFTER_SLACK)}s",
         }
         if stream or not self.prefer_wait:
             timeout = READ

@@ -117,6 +117,26 @@ async def test_cancel_refused_with_429_is_retried(start_simulator: StartSimulato
     assert await wait_until(lambda: running.sim.running() == 0, timeout=5)
 
 
+async def test_cancel_unanswered_while_the_caller_waits_is_sent_again_after_it_left(
+    start_simulator: StartSimulator,
+) -> None:
+    # The first cancel hangs past the few seconds the leaving caller waits for it (Replicate slow for a
+    # moment, or this machine too loaded to hear back): the prediction must still end canceled, not run
+    # (and be billed) until the call's 600 s deadline.
+    running = await start_simulator(**SLOW)
+    sim = running.sim
+    async with patchwire.Router(provider_options=options_for("poll")) as router:
+        task = asyncio.ensure_future(consume(router, running.url, "poll", 0))
+        assert await wait_until(lambda: sim.stats.created == 1, timeout=5)
+        sim.inject_fault("hang", route="cancel")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sim.stats.faults["hang"] == 1
+        assert await wait_until(lambda: sim.stats.canceled == 1, timeout=15), "never canceled"
+    assert [p.status() for p in sim.predictions.values()] == ["canceled"]
+
+
 # -- through the proxy ---------------------------------------------------------------------------
 
 

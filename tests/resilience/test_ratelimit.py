@@ -4,6 +4,7 @@ router down, and the proxy's ``router_settings`` reaching the gate. Counts and o
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from support import TEST_KEY, StartSimulator, wait_for
@@ -73,25 +74,36 @@ async def test_per_minute_limit_holds_back_creates_beyond_the_burst(start_simula
     assert running.sim.stats.created == 6
 
 
+class PauseRecordingGate(patchwire.RateGate):
+    """A gate that remembers when each back-off it was told of ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pauses_until: list[float] = []
+
+    def back_off(self, seconds: float) -> None:
+        self.pauses_until.append(time.monotonic() + seconds)
+        super().back_off(seconds)
+
+
 async def test_one_429_pauses_every_call_of_the_router(start_simulator: StartSimulator) -> None:
     running = await start_simulator(faults=Faults(retry_after=1.0), latency=0.05)
-    gate = patchwire.RateGate()
+    gate = PauseRecordingGate()
     async with patchwire.Router(rate_gate=gate) as router:
         running.sim.inject_fault("429", route="create")
         first = asyncio.ensure_future(
             router.acompletion(LLAMA3, msgs(0), api_key=TEST_KEY, api_base=running.url)
         )
-        await wait_for(lambda: running.sim.stats.faults["429"] == 1)
-        await asyncio.sleep(0.05)  # its answer reaches the client, which pauses the gate
-        before = creates(running.sim)
+        await wait_for(lambda: bool(gate.pauses_until))  # its answer reached the client: the gate pauses
+        assert running.sim.stats.created == 0
         # Twenty calls made during the pause: none creates before the pause is over.
         others = [
             asyncio.ensure_future(router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url))
             for i in range(1, 21)
         ]
-        await asyncio.sleep(0.5)
-        assert creates(running.sim) == before
         await asyncio.gather(first, *others)
+    (pause_end,) = gate.pauses_until
+    assert min(p.created for p in running.sim.predictions.values()) >= pause_end
     # Then all go through, each created once; the 429's retry is the only extra request.
     assert running.sim.stats.created == 21
     assert creates(running.sim) == 22
