@@ -178,7 +178,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-# -- the seed's calls ----------------------------------------------------------------------------
+# -- LiteLLM's calls ----------------------------------------------------------------------------
 
 
 async def test_chat_completion_with_openai_client(client: openai.AsyncOpenAI, provider: FakeProvider) -> None:
@@ -243,11 +243,11 @@ async def test_models_list_and_retrieve(client: openai.AsyncOpenAI) -> None:
         await client.models.retrieve("gpt-4")
 
 
-async def test_seed_curl_body_with_trailing_comma_is_a_helpful_400(
+async def test_litellm_curl_body_with_trailing_comma_is_a_helpful_400(
     proxy_url: str, http: aiohttp.ClientSession
 ) -> None:
-    # Exactly the seed's curl --data: note the trailing comma after the messages list.
-    seed_body = """{
+    # Exactly LiteLLM's curl --data: note the trailing comma after the messages list.
+    litellm_body = """{
 "model": "llama-3",
 "messages": [
 {
@@ -261,13 +261,13 @@ async def test_seed_curl_body_with_trailing_comma_is_a_helpful_400(
 ],
 }"""
     headers = {**AUTH, "Content-Type": "application/json"}
-    async with http.post(f"{proxy_url}/chat/completions", data=seed_body, headers=headers) as resp:
+    async with http.post(f"{proxy_url}/chat/completions", data=litellm_body, headers=headers) as resp:
         assert resp.status == 400
         error = (await resp.json())["error"]
     assert error["type"] == "invalid_request_error"
     assert "not valid JSON" in error["message"] and "trailing comma" in error["message"]
 
-    fixed = seed_body.replace("],\n}", "]\n}")
+    fixed = litellm_body.replace("],\n}", "]\n}")
     async with http.post(f"{proxy_url}/chat/completions", data=fixed, headers=headers) as resp:
         assert resp.status == 200
         answer = await resp.json()

@@ -1,4 +1,4 @@
-"""The proxy config: the seed's files parse to routes, and every mistake names file, entry and field."""
+"""The proxy config: LiteLLM's files parse to routes, and every mistake names file, entry and field."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def config_error(text: str, source: str = "proxy.yaml") -> str:
     return str(info.value)
 
 
-def test_seed_llama3_example(env: None) -> None:
+def test_litellm_llama3_example(env: None) -> None:
     config = load_config(EXAMPLES / "llama3-proxy.yaml")
     (route,) = config.routes["llama-3"]
     assert route.model == "replicate/meta/meta-llama-3-8b-instruct"
@@ -37,10 +37,10 @@ def test_seed_llama3_example(env: None) -> None:
     assert config.keys == ("sk-1234",)
 
 
-def test_seed_mistral_template_example(env: None) -> None:
+def test_litellm_mistral_template_example(env: None) -> None:
     config = load_config(EXAMPLES / "mistral-template-proxy.yaml")
     (route,) = config.routes["mistral-7b"]
-    assert route.model == "replicate/mistralai/Mistral-7B-Instruct-v0.1"  # the seed's string, unpinned
+    assert route.model == "replicate/mistralai/Mistral-7B-Instruct-v0.1"  # LiteLLM's string, unpinned
     assert route.params == {"max_tokens": 4096, "min_tokens": 2, "top_k": 20}
     template = route.template
     assert template is not None
@@ -147,7 +147,7 @@ def test_config_mistakes_name_the_file_entry_and_field(yaml_text: str, expected:
 
 
 def test_bad_yaml_names_the_line() -> None:
-    # The seed's web page lost the spaces after the colons: `model_name:llama-3` is a plain string.
+    # LiteLLM's web page lost the spaces after the colons: `model_name:llama-3` is a plain string.
     mangled = "model_list:\n-model_name: llama-3\nlitellm_params:\n  model: x\n  roles: {a: [}\n"
     message = config_error(mangled)
     assert message.startswith("proxy.yaml: line ")

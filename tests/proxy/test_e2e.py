@@ -1,4 +1,4 @@
-"""The proxy end to end: the seed's config files, the official OpenAI client, the Replicate simulator.
+"""The proxy end to end: LiteLLM's config files, the official OpenAI client, the Replicate simulator.
 
 Everything is real HTTP on 127.0.0.1: client -> proxy -> Replicate provider -> simulator.
 """
@@ -28,8 +28,8 @@ from patchwire.proxy import load_config, serve_app
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PROXY_KEY = "sk-1234"
 REPLICATE_KEY = "r8_proxy-e2e-0123456789"
-# The seed's mistral-7b template: bos, initial value, each role's pre/post message, final value.
-SEED_MISTRAL_PROMPT = (
+# LiteLLM's mistral-7b template: bos, initial value, each role's pre/post message, final value.
+LITELLM_MISTRAL_PROMPT = (
     "<s>\n<|im_start|>system\nBe a good human!<|im_end|>"
     "<|im_start|>user\nWhat do you know about earth?<|im_end|>\n"
 )
@@ -76,7 +76,7 @@ def client_for(url: str, key: str = PROXY_KEY) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
 
 
-async def test_seed_request_to_llama3(start_proxy: Start, sim: Any) -> None:
+async def test_litellm_request_to_llama3(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("llama3-proxy.yaml", sim)
     async with client_for(url) as client:
         response = await client.chat.completions.create(model="llama-3", messages=EARTH)
@@ -90,7 +90,7 @@ async def test_seed_request_to_llama3(start_proxy: Start, sim: Any) -> None:
     assert response.usage is not None and response.usage.completion_tokens > 0
 
 
-async def test_seed_request_to_llama3_streamed(start_proxy: Start, sim: Any) -> None:
+async def test_litellm_request_to_llama3_streamed(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("llama3-proxy.yaml", sim)
     async with client_for(url) as client:
         stream = await client.chat.completions.create(model="llama-3", messages=EARTH, stream=True)
@@ -116,13 +116,13 @@ async def test_streamed_usage_for_openai_clients_that_ask_for_it(start_proxy: St
     assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
 
 
-async def test_seed_mistral_template_and_replicate_params(start_proxy: Start, sim: Any) -> None:
+async def test_litellm_mistral_template_and_replicate_params(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("mistral-template-proxy.yaml", sim)
     async with client_for(url) as client:
         response = await client.chat.completions.create(model="mistral-7b", messages=EARTH)
     (prediction,) = sim.sim.predictions.values()
     assert prediction.model == "mistralai/Mistral-7B-Instruct-v0.1"
-    assert prediction.input["prompt"] == SEED_MISTRAL_PROMPT
+    assert prediction.input["prompt"] == LITELLM_MISTRAL_PROMPT
     # min_tokens and top_k pass through to the model (min_tokens under this model's own name for it).
     assert prediction.input["top_k"] == 20
     assert prediction.input["min_new_tokens"] == 2
@@ -146,9 +146,9 @@ async def test_models_wrong_key_and_unknown_model(start_proxy: Start, sim: Any) 
     assert sim.sim.predictions == {}
 
 
-async def test_seed_curl_request_as_raw_http(start_proxy: Start, sim: Any) -> None:
+async def test_litellm_curl_request_as_raw_http(start_proxy: Start, sim: Any) -> None:
     url = await start_proxy("llama3-proxy.yaml", sim)
-    # The seed's curl body, with its trailing comma removed (that comma makes it invalid JSON).
+    # LiteLLM's curl body, with its trailing comma removed (that comma makes it invalid JSON).
     body = """{
 "model": "llama-3",
 "messages": [

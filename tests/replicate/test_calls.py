@@ -52,7 +52,7 @@ def creates(sim: Any) -> list[Any]:
             "meta/llama-2-70b-chat",
         ),
         (f"replicate/{VICUNA_HASH}", "/v1/predictions", VICUNA_HASH, "replicate/vicuna-13b"),
-        # The seed's short ids: "name:hash" is created by version.
+        # LiteLLM's short ids: "name:hash" is created by version.
         (
             f"replicate/llama-2-70b-chat:{LLAMA2_HASH}",
             "/v1/predictions",

@@ -1,4 +1,4 @@
-"""Every example of the seed (LiteLLM's Replicate page), end to end: the prompt and inputs that reach
+"""Every example of LiteLLM's Replicate page, end to end: the prompt and inputs that reach
 the (simulated) Replicate API over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from patchwire.proxy.config import parse_config_text
 HELLO = [{"content": "Hello, how are you?", "role": "user"}]
 LLAMA2_70B = "replicate/llama-2-70b-chat:2796ee9483c3fd7aa2e171d38f4ca12251a30609463dcfd4cd76703f22e96cdf"
 # Replicate runs a model by name alone only for official models; these two are not, so they are pinned
-# to a version here (the seed leaves the version out, which Replicate answers with a 404).
+# to a version here (LiteLLM's page leaves the version out, which Replicate answers with a 404).
 LLAMA2_32K = f"togethercomputer/LLaMA-2-7B-32K:{synthetic_id('togethercomputer/LLaMA-2-7B-32K')}"
 MISTRAL_V01 = (
     "mistralai/Mistral-7B-Instruct-v0.1:83b6a56e7c828e667f21fd596c338fd4f0039b46bcfa18d973e8e70e455fda70"
@@ -35,7 +35,7 @@ async def call(simulator: RunningSimulator, model: str, messages: Any, **params:
 async def test_llama3_expected_replicate_call(simulator: RunningSimulator, replicate_key: str) -> None:
     response = await call(simulator, "replicate/meta/meta-llama-3-8b-instruct", EARTH)
     assert response.choices[0].message.content
-    # The seed's prompt byte for byte; the model's own template must not wrap it a second time.
+    # LiteLLM's documented prompt byte for byte; the model's own template must not wrap it a second time.
     assert only_input(simulator) == {"prompt": EARTH_LLAMA3_PROMPT, "prompt_template": "{prompt}"}
 
 
@@ -70,7 +70,7 @@ async def test_replicate_specific_params_pass_through(
     }
 
 
-async def test_seed_table_models(simulator: RunningSimulator, replicate_key: str) -> None:
+async def test_litellm_table_models(simulator: RunningSimulator, replicate_key: str) -> None:
     a16z = (
         "replicate/a16z-infra/llama-2-13b-chat:"
         + "2a7f981751ec7fdf87b5b91ad4db53683a98082e9ff7bfd12c8cd5ea85980a52"
@@ -111,7 +111,7 @@ async def test_custom_prompt_template_sdk(simulator: RunningSimulator, replicate
     }
 
 
-SEED_CONFIG = """
+LITELLM_CONFIG = """
 model_list:
   - model_name: mistral-7b # model alias
     litellm_params: # actual params for litellm.completion()
@@ -139,7 +139,7 @@ model_list:
 
 
 async def test_proxy_config_examples(simulator: RunningSimulator, replicate_key: str) -> None:
-    config = parse_config_text(SEED_CONFIG.replace("{MISTRAL_V01}", MISTRAL_V01))
+    config = parse_config_text(LITELLM_CONFIG.replace("{MISTRAL_V01}", MISTRAL_V01))
     async with patchwire.Router(routes=config.routes) as router:
         await router.acompletion("mistral-7b", EARTH, api_base=simulator.url)
         await router.acompletion("llama-3", HELLO, api_base=simulator.url, temperature=0.9)

@@ -1,4 +1,4 @@
-"""The seed's unpinned model strings for models that are not official on Replicate.
+"""LiteLLM's unpinned model strings for models that are not official on Replicate.
 
 ``POST /v1/models/{owner}/{name}/predictions`` answers 404 for them (as real Replicate does): nothing was
 created, so the provider looks up the model's latest version once per API base and creates by version.
@@ -17,7 +17,7 @@ from patchwire import NotFoundError
 from patchwire.providers.replicate.simulator.catalog import synthetic_id
 
 MSGS = [{"role": "user", "content": "What do you know about earth?"}]
-SEED_UNPINNED = {
+LITELLM_UNPINNED = {
     "replicate/mistralai/Mistral-7B-Instruct-v0.1": (
         "83b6a56e7c828e667f21fd596c338fd4f0039b46bcfa18d973e8e70e455fda70"
     ),
@@ -29,9 +29,9 @@ def creates(sim: Any) -> list[str]:
     return [r.path for r in sim.requests if r.method == "POST" and r.path.endswith("predictions")]
 
 
-@pytest.mark.parametrize("model", sorted(SEED_UNPINNED))
+@pytest.mark.parametrize("model", sorted(LITELLM_UNPINNED))
 @pytest.mark.parametrize("stream", [False, True])
-async def test_seed_unpinned_model_runs_its_latest_version(
+async def test_litellm_unpinned_model_runs_its_latest_version(
     start_simulator: StartSimulator, router: patchwire.Router, model: str, stream: bool
 ) -> None:
     running = await start_simulator(tokens=6)
@@ -47,7 +47,7 @@ async def test_seed_unpinned_model_runs_its_latest_version(
         assert text
     predictions = list(running.sim.predictions.values())
     assert len(predictions) == 2
-    assert {p.version for p in predictions} == {SEED_UNPINNED[model]}
+    assert {p.version for p in predictions} == {LITELLM_UNPINNED[model]}
     assert all(text.startswith("".join(p.chunks)[:1]) for p in predictions)
     # One refused create by name, then (the version remembered) only creates by version.
     assert creates(running.sim) == [f"/v1/models/{slug}/predictions", "/v1/predictions", "/v1/predictions"]
