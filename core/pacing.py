@@ -83,6 +83,9 @@ class Pace:
         since = sent[0] if sent else now
         span = max(now - since, 1.0)
         accepted = max(0, len(sent) - len(refused))
-        self.rate = max(FLOOR, accepted / span)
+        # The wait asked for is the time until the account allows one more request, so the pace is at
+        # least one per wait: a lone 429 after a few requests measures next to nothing and must not
+        # slow every later call to the floor.
+        self.rate = max(FLOOR, accepted / span, 1.0 / wait)
         self.start = now
         self._next = max(self._next, now)

@@ -38,10 +38,9 @@ async def test_a_dead_upstream_fails_fast_then_recovers(monkeypatch: pytest.Monk
         with pytest.raises(patchwire.ServiceUnavailableError, match="could not connect"):
             await call()
         assert time.monotonic() - started < 10  # a few connection failures, not a deadline's worth
-        started = time.monotonic()
+        # The breaker's own refusal: no connection was tried.
         with pytest.raises(patchwire.ServiceUnavailableError, match="fail at once"):
             await call()
-        assert time.monotonic() - started < 1
 
         sim = ReplicateSimulator(SimulatorConfig(latency=0.0, tokens=2))
         async with sim.serve("127.0.0.1", port):

@@ -111,7 +111,7 @@ async def test_one_429_pauses_every_call_of_the_router(start_simulator: StartSim
 
 async def test_429_on_reads_pauses_every_calls_polls_but_not_creates(start_simulator: StartSimulator) -> None:
     # Replicate limits creates and other requests separately: a 429 on a poll says nothing of creates.
-    running = await start_simulator(faults=Faults(retry_after=1.0), tokens=3, token_interval=0.3)
+    running = await start_simulator(faults=Faults(retry_after=3.0), tokens=3, token_interval=0.3)
     poll = {"replicate": {"prefer_wait": 0}}
     async with patchwire.Router(provider_options=poll, rate_gate=patchwire.RateGate()) as router:
         first = asyncio.ensure_future(
