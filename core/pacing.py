@@ -1,14 +1,16 @@
 """A request rate learned from 429 answers, so a crowd of calls keeps to an account's limit it was not
 told about, instead of each call backing off on its own.
 
-A budget (creates, or reads) is not paced until it meets a 429 that asks for a wait. Then the pace is
-the rate the account let through over the last ``WINDOW`` seconds — the requests sent and not refused,
-over the window: while demand is above the limit that is the rate the account's bucket refills at — and
-every request of the budget keeps to one schedule at that pace. The pace grows by 1% a second, so it
-finds a higher limit (and with it the next 429, about one every 15 s while demand stays above the
-limit); ``MEMORY`` seconds without a refusal and the budget is unpaced again: full speed, the provider's
-bursts included. A 429 that asks for no wait (``Retry-After: 0``) teaches nothing: it is not a limit
-that pacing would help.
+A budget (creates, or reads) is not paced until it meets a 429 that asks for a wait. Then every request
+of the budget keeps to one schedule at the rate the account lets through. A refusal means the account's
+allowance was used up when the refused request arrived, so between two refusals the account let
+through exactly what it refills in that time: the requests accepted between them, over the time between
+them, is the account's rate. At the first refusal there is no earlier one to measure from, and the pace
+is the rate let through over the last ``WINDOW`` seconds (an overestimate while that includes a burst,
+which the next refusal corrects). The pace grows by 1% a second, so it finds a higher limit (and with it
+the next 429); ``MEMORY`` seconds without a refusal and the budget is unpaced again: full speed, the
+provider's bursts included. A 429 that asks for no wait (``Retry-After: 0``) teaches nothing: it is not
+a limit that pacing would help.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ GROWTH = 0.01
 MEMORY = 60.0
 #: The slowest pace a measurement may set (requests a second): one a minute, as a low-credit account.
 FLOOR = 1.0 / 60.0
+#: The pace is measured between two refusals at least this many seconds apart (fewer, and a token or
+#: two of the account's allowance either way is too large a share)...
+MIN_SPAN = 1.0
+#: ...and at most this many (an older one may predate a change of limit).
+MAX_SPAN = 30.0
 
 
 class Pace:
     """One budget's learned pace (see the module docstring). Times are ``time.monotonic()`` seconds."""
 
-    __slots__ = ("_next", "_refused", "_sent", "rate", "start")
+    __slots__ = ("_count", "_marks", "_next", "_refused", "_refused_count", "_sent", "rate", "start")
 
     def __init__(self) -> None:
         #: Requests a second the account allowed, as last measured; None while unpaced.
@@ -39,6 +46,11 @@ class Pace:
         self._sent: collections.deque[float] = collections.deque()
         self._refused: collections.deque[float] = collections.deque()
         self._next = 0.0
+        #: Requests sent, and refused, since the start (the marks compare them).
+        self._count = 0
+        self._refused_count = 0
+        #: For each recent refusal: when its request was sent, and the two counts up to it.
+        self._marks: collections.deque[tuple[float, int, int]] = collections.deque()
 
     def current(self, now: float) -> float | None:
         """Requests a second allowed now; None when the budget is not paced."""
@@ -53,6 +65,7 @@ class Pace:
 
     def sent(self, now: float) -> None:
         """Count a request sent at ``now`` without asking the schedule (the budget is unpaced)."""
+        self._count += 1
         sent = self._sent
         sent.append(now)
         while sent[0] < now - WINDOW:
@@ -75,17 +88,44 @@ class Pace:
         refused.append(sent_at)
         while refused and refused[0] < horizon:
             refused.popleft()
+        self._refused_count += 1
+        mark = (sent_at, self._count_up_to(sent_at), self._refused_count)
+        between = self._rate_since_earlier_refusal(mark)
+        self._marks.append(mark)
         if wait <= 0:
             return
-        sent = self._sent
-        while sent and sent[0] < horizon:
-            sent.popleft()
-        since = sent[0] if sent else now
-        span = max(now - since, 1.0)
-        accepted = max(0, len(sent) - len(refused))
+        if between is None:
+            sent = self._sent
+            while sent and sent[0] < horizon:
+                sent.popleft()
+            since = sent[0] if sent else now
+            span = max(now - since, 1.0)
+            between = max(0, len(sent) - len(refused)) / span
         # The wait asked for is the time until the account allows one more request, so the pace is at
         # least one per wait: a lone 429 after a few requests measures next to nothing and must not
         # slow every later call to the floor.
-        self.rate = max(FLOOR, accepted / span, 1.0 / wait)
+        self.rate = max(FLOOR, between, 1.0 / wait)
         self.start = now
         self._next = max(self._next, now)
+
+    def _count_up_to(self, sent_at: float) -> int:
+        """Requests sent up to ``sent_at`` (the ones sent after it are still in the window)."""
+        later = 0
+        for t in reversed(self._sent):
+            if t <= sent_at:
+                break
+            later += 1
+        return self._count - later
+
+    def _rate_since_earlier_refusal(self, mark: tuple[float, int, int]) -> float | None:
+        """Requests a second accepted since the oldest refusal within ``MAX_SPAN`` (and at least
+        ``MIN_SPAN`` before this one); None without one."""
+        sent_at, count, refused = mark
+        marks = self._marks
+        while marks and marks[0][0] < sent_at - MAX_SPAN:
+            marks.popleft()
+        if not marks or sent_at - marks[0][0] < MIN_SPAN:
+            return None
+        then, count_then, refused_then = marks[0]
+        accepted = (count - count_then) - (refused - refused_then)
+        return max(0, accepted) / (sent_at - then)

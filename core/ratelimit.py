@@ -18,6 +18,7 @@ import weakref
 from typing import Protocol
 
 from patchwire.pacing import Pace
+from patchwire.slowstart import SlowStart
 
 log = logging.getLogger("patchwire")
 
@@ -46,6 +47,11 @@ def _loop_lock(locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, async
     if lock is None:
         lock = locks[loop] = asyncio.Lock()
     return lock
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class SharedLimits(Protocol):
@@ -119,6 +125,10 @@ class RateGate:
         self.reads_per_minute = reads_per_minute
         #: What 429s taught about the account's creates and reads (unpaced until the first one).
         self.create_pace = Pace()
+        #: Creates on the wire before the account could refuse them (only without ``per_minute``).
+        self.slow_start = SlowStart()
+        #: The create waiting for a place in the slow start's window (an answer wakes it).
+        self._slot_waiter: asyncio.Future[None] | None = None
         self.read_pace = Pace()
         self._reads_paused_until = 0.0
         self._next_read = 0.0
@@ -153,10 +163,14 @@ class RateGate:
         pace learned from 429s)."""
         pace = self.create_pace
         if self.shared is None and not self.per_minute:
-            await self.wait_back_off()
-            if pace.rate is None:  # nothing learned: full speed, no lock (the common case)
-                pace.sent(time.monotonic())
-                return
+            now = time.monotonic()
+            if self._paused_until > now:
+                await self.wait_back_off()
+                now = time.monotonic()
+            if pace.rate is None:  # nothing learned: full speed within the window, no lock (the common case)
+                if not self.slow_start.take(now):
+                    pace.sent(now)
+                    return
         lock = _loop_lock(self._bucket_lock)
         # One waiter at a time asks the bucket (local or shared): the rest queue here in order, so a
         # crowd of callers costs the shared store one request per create, not one per waiter.
@@ -176,6 +190,27 @@ class RateGate:
             while (delay := pace.delay(time.monotonic())) > 0:
                 await asyncio.sleep(delay)
                 await self.wait_back_off()
+            if not self.per_minute:
+                while (delay := self.slow_start.take(time.monotonic())) > 0:
+                    await self._wait_for_slot(delay)
+
+    async def _wait_for_slot(self, delay: float) -> None:
+        """Until an answer frees a place in the slow start's window, or ``delay`` seconds pass."""
+        loop = asyncio.get_running_loop()
+        waiter = self._slot_waiter = loop.create_future()
+        timer = loop.call_later(delay, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._slot_waiter = None
+
+    def answered(self, seconds: float) -> None:
+        """A create was answered (not refused) ``seconds`` after it was sent: the slow start's window
+        learns from it (one cheap call per create; see ``patchwire.slowstart``)."""
+        self.slow_start.answered(seconds, time.monotonic())
+        if self._slot_waiter is not None:
+            _wake(self._slot_waiter)
 
     def refused(self, budget: str, sent_at: float, seconds: float) -> None:
         """A request sent at ``sent_at`` (``time.monotonic()``) was answered 429, asking for ``seconds``
@@ -185,6 +220,9 @@ class RateGate:
         if budget == "creates":
             self.back_off(seconds)
             self.create_pace.refused(sent_at, now, seconds)
+            self.slow_start.refused(now - sent_at, now)
+            if self._slot_waiter is not None:
+                _wake(self._slot_waiter)
         else:
             self._reads_paused_until = max(self._reads_paused_until, now + cap_back_off(seconds, self))
             self.read_pace.refused(sent_at, now, seconds)

@@ -247,6 +247,8 @@ class Api:
                         loop.time() - started,
                     )
                 if status < 300:
+                    if rule.budget == "creates" and self.gate is not None:
+                        self.gate.answered(loop.time() - started)  # the slow start learns from it
                     if not json_object or isinstance(answer.json(), dict):
                         return answer
                     if not rule.resend_lost:

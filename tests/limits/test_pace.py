@@ -21,3 +21,28 @@ def test_a_crowd_is_paced_at_the_rate_it_was_let_through() -> None:
     assert pace.rate is not None and 3.5 < pace.rate < 4.5  # 39 let through in 9.8 s
     assert pace.delay(109.8) == 0.0
     assert 0.0 < pace.delay(109.81)  # the next one waits its turn
+
+
+def test_two_refusals_measure_the_rate_the_account_refills_at() -> None:
+    # A first refusal after a burst measures too high a pace; the next refusal, 5 s later, measures
+    # what the account let through in between: 4 a second, its real rate.
+    pace = Pace()
+    for _ in range(50):  # 50 at once: the burst of 40 let through, 10 refused
+        pace.delay(100.0)
+    pace.refused(sent_at=100.0, now=100.01, wait=1.0)
+    assert pace.rate is not None and pace.rate > 10.0
+    for i in range(1, 21):  # then 20 let through over the next 5 s, and one more refused
+        pace.sent(100.0 + i * 0.25)
+    pace.sent(105.0)
+    pace.refused(sent_at=105.0, now=105.01, wait=1.0)
+    assert 3.8 <= pace.rate <= 4.2
+
+
+def test_refusals_less_than_a_second_apart_do_not_measure_a_rate() -> None:
+    pace = Pace()
+    for _ in range(20):
+        pace.delay(100.0)
+    pace.refused(sent_at=100.0, now=100.01, wait=1.0)
+    first = pace.rate
+    pace.refused(sent_at=100.001, now=100.02, wait=1.0)  # the same crowd: nothing measured between
+    assert first is not None and pace.rate is not None and pace.rate >= first * 0.9

@@ -46,6 +46,49 @@ async def test_a_crowd_learns_the_create_rate_and_keeps_to_it(start_simulator: S
     assert rate is not None and 5.0 <= rate <= 20.0
 
 
+async def test_a_crowd_on_an_account_it_knows_nothing_of_is_hardly_refused(
+    start_simulator: StartSimulator,
+) -> None:
+    # 10 creates a second with a burst of 12, and 40 calls at once whose predictions take longer than
+    # the gate's first guess of how fast a refusal comes back: the slow start lets 10 a second go
+    # (Replicate's documented rate) instead of all 40 at once.
+    limits = RateLimits(creates_per_minute=600, creates_burst=12, others_per_minute=None)
+    running = await start_simulator(rate_limits=limits, latency=1.5)
+    gate = patchwire.RateGate()
+    async with patchwire.Router(rate_gate=gate) as router:
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
+                    for i in range(40)
+                )
+            ),
+            60,
+        )
+    assert running.sim.stats.created == 40
+    assert running.sim.stats.refused["create"] <= 2  # all at once: 28 refused
+
+
+async def test_quick_answers_let_a_crowd_through_at_full_speed(start_simulator: StartSimulator) -> None:
+    # No limit: every create answered within 50 ms widens the window, so after one crowd the next
+    # 150 calls all go at once.
+    running = await start_simulator(latency=0.05)
+    gate = patchwire.RateGate()
+    async with patchwire.Router(rate_gate=gate) as router:
+        for _ in range(2):
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
+                        for i in range(150)
+                    )
+                ),
+                60,
+            )
+    assert running.sim.stats.created == 300
+    assert gate.slow_start.window >= 150
+
+
 async def test_polls_of_every_call_keep_to_the_read_budget(start_simulator: StartSimulator) -> None:
     limits = RateLimits(creates_per_minute=6000, creates_burst=100, others_per_minute=600, others_burst=5)
     running = await start_simulator(rate_limits=limits, latency=3.0)

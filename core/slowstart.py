@@ -1,0 +1,116 @@
+"""How many creates may be on the wire before the account has had a chance to refuse them.
+
+A crowd of calls on an account whose limit nobody told the gate about would otherwise all be on the
+wire before the first 429 comes back, and everything beyond the account's burst is refused once. So a
+create counts as *unconfirmed* from the moment it is sent until it is answered, or until
+``confirm_after`` seconds have passed without a refusal (a 429 would have come back by then), and at
+most ``window`` creates are unconfirmed at once:
+
+- ``window`` starts at ``FIRST_WINDOW``. Each create answered (not refused) while the window holds
+  creates back adds one to it (as TCP's slow start: with quick answers the window doubles each round
+  trip), so a server that answers quickly lets a crowd through at full speed within a few round
+  trips; a window not in use does not grow. A create confirmed by time only (while its answer is
+  slow in coming, as a ``Prefer: wait`` create's) adds ``1 / window``: one more each
+  ``confirm_after`` while the window is full, a gentle probe for a limit above the first guess.
+- ``confirm_after`` starts at ``FIRST_CONFIRM`` and is then twice the quickest answer or refusal
+  seen lately (a refusal comes back at least as fast as an answer), never more than the first guess.
+
+With slow answers and nothing learned yet, creates start at ``FIRST_WINDOW / FIRST_CONFIRM`` a second:
+10 a second, Replicate's documented 600 creates a minute. A limit given up front
+(``RateGate(per_minute=...)``) replaces all this.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+#: Creates that may be unconfirmed at once to begin with (and after ``IDLE`` seconds without creates).
+FIRST_WINDOW = 10.0
+#: Seconds a create stays unconfirmed while nothing has shown how quickly the server answers.
+FIRST_CONFIRM = 1.0
+#: The shortest ``confirm_after``: below this, timer and scheduling noise outweigh the answer time.
+MIN_CONFIRM = 0.005
+#: Seconds the quickest answer seen counts before a newer one replaces it.
+QUICKEST_FOR = 10.0
+#: Seconds without a create after which the window starts again from ``FIRST_WINDOW``.
+IDLE = 60.0
+
+
+class SlowStart:
+    """The unconfirmed creates of one gate (see the module docstring). Times are ``time.monotonic()``."""
+
+    __slots__ = ("_blocked", "_last", "_pending", "_quickest", "_quickest_at", "confirm_after", "window")
+
+    def __init__(self) -> None:
+        self.window = FIRST_WINDOW
+        self.confirm_after = FIRST_CONFIRM
+        #: Send times of the unconfirmed creates, oldest first.
+        self._pending: collections.deque[float] = collections.deque()
+        #: True since a create had to wait for the window (the window is in use: it may grow).
+        self._blocked = False
+        self._quickest = math.inf
+        self._quickest_at = 0.0
+        self._last = -math.inf
+
+    def take(self, now: float) -> float:
+        """0.0 if a create may go now (it is counted as unconfirmed), else the seconds until the oldest
+        unconfirmed one is confirmed by time (an answer may free a place sooner)."""
+        pending = self._pending
+        horizon = now - self.confirm_after
+        if pending and pending[0] <= horizon:
+            self._confirm_by_time(horizon)
+        if now - self._last > IDLE:
+            self.window = FIRST_WINDOW
+        self._last = now
+        used = len(pending)
+        if used < self.window:
+            if used < self.window * 0.5:
+                self._blocked = False  # the window is not what holds creates back: it stays as it is
+            pending.append(now)
+            return 0.0
+        self._blocked = True
+        return pending[0] - horizon
+
+    def _confirm_by_time(self, horizon: float) -> None:
+        pending = self._pending
+        confirmed = 0
+        while pending and pending[0] <= horizon:
+            pending.popleft()
+            confirmed += 1
+        if self._blocked:
+            self.window += confirmed / self.window
+            self._blocked = len(pending) >= self.window
+
+    def answered(self, seconds: float, now: float) -> None:
+        """A create was answered (not refused) ``seconds`` after it was sent."""
+        confirm_after = self.confirm_after
+        if seconds < self._quickest or now - self._quickest_at > QUICKEST_FOR:
+            self._sample(seconds, now)
+        pending = self._pending
+        if seconds < confirm_after:
+            horizon = now - confirm_after
+            if pending and pending[0] <= horizon:
+                self._confirm_by_time(horizon)
+            if pending:
+                # Which create it was does not matter for the count: one fewer is unconfirmed.
+                pending.popleft()
+        if self._blocked:
+            self.window += 1.0
+
+    def refused(self, seconds: float, now: float) -> None:
+        """A create was answered 429 ``seconds`` after it was sent: no longer on the wire, and the
+        window is halved (the pace learned from the 429 keeps the rate)."""
+        unconfirmed = seconds < self.confirm_after
+        if seconds < self._quickest or now - self._quickest_at > QUICKEST_FOR:
+            self._sample(seconds, now)
+        pending = self._pending
+        if pending and unconfirmed:
+            pending.popleft()
+        self.window = max(FIRST_WINDOW, self.window * 0.5)
+
+    def _sample(self, seconds: float, now: float) -> None:
+        """The quickest answer lately took ``seconds``: a refusal would come back within twice that."""
+        self._quickest = seconds
+        self._quickest_at = now
+        self.confirm_after = min(FIRST_CONFIRM, max(MIN_CONFIRM, 2.0 * seconds))

@@ -1,0 +1,72 @@
+"""The slow start: how many creates may be on the wire before the account could refuse them."""
+
+from __future__ import annotations
+
+from patchwire.slowstart import FIRST_CONFIRM, FIRST_WINDOW, IDLE, SlowStart
+
+
+def fill(slow: SlowStart, now: float) -> int:
+    taken = 0
+    while slow.take(now) == 0.0:
+        taken += 1
+    return taken
+
+
+def test_at_first_only_the_first_window_goes_until_a_refusal_could_have_come_back() -> None:
+    slow = SlowStart()
+    assert fill(slow, 100.0) == FIRST_WINDOW
+    assert slow.take(100.0) == FIRST_CONFIRM  # the next waits until the first ones are confirmed
+    assert slow.take(100.0 + FIRST_CONFIRM) == 0.0  # by time: nothing refused them
+    assert slow.window == FIRST_WINDOW + 1  # time alone: one more a round, not double
+
+
+def test_quick_answers_free_places_and_grow_the_window_as_it_is_used() -> None:
+    slow = SlowStart()
+    now = 100.0
+    for _ in range(5):  # five round trips of 50 ms, every place used
+        taken = fill(slow, now)
+        now += 0.05
+        for _ in range(taken):
+            slow.answered(0.05, now)
+    assert slow.window >= FIRST_WINDOW * 16  # doubled each round trip
+    assert slow.confirm_after == 0.1  # a refusal comes back within twice the quickest answer
+
+
+def test_a_window_not_in_use_does_not_grow() -> None:
+    slow = SlowStart()
+    now = 100.0
+    for _ in range(100):  # one create at a time
+        assert slow.take(now) == 0.0
+        now += 0.05
+        slow.answered(0.05, now)
+    assert slow.window == FIRST_WINDOW
+
+
+def test_a_late_answer_frees_no_place_and_a_refusal_halves_the_window() -> None:
+    slow = SlowStart()
+    now = 100.0
+    for _ in range(4):
+        taken = fill(slow, now)
+        now += 0.01
+        for _ in range(taken):
+            slow.answered(0.01, now)
+    fill(slow, now)
+    slow.answered(30.0, now + 0.01)  # a create sent long ago, confirmed by time already...
+    assert fill(slow, now + 0.01) == 1  # ...frees no place, and the window in use grows by one
+    grown = slow.window
+    slow.refused(0.002, now + 0.01)
+    assert slow.window == max(FIRST_WINDOW, grown / 2)
+    assert slow.confirm_after < 0.01  # a refusal this quick: creates are confirmed sooner
+
+
+def test_after_a_long_pause_the_window_starts_again() -> None:
+    slow = SlowStart()
+    now = 100.0
+    for _ in range(4):
+        taken = fill(slow, now)
+        now += 0.05
+        for _ in range(taken):
+            slow.answered(0.05, now)
+    assert slow.window > FIRST_WINDOW
+    assert slow.take(now + IDLE + 1) == 0.0
+    assert slow.window == FIRST_WINDOW
