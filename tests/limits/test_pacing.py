@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,7 +116,9 @@ async def test_polls_of_every_call_keep_to_the_read_budget(start_simulator: Star
 def test_rate_limits_benchmark_reports_creates_requests_and_429s(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--predictions", "60", "--model-seconds", "0.3", "--scale", "0.5", "--json", "--time-limit", "60"]
     assert rate_limits.main(argv) == 0
-    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    sides: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["sides"]
+    assert [side["side"] for side in sides] == ["patchwire"]
+    report = sides[0]
     assert report["failures"] == 0 and report["created"] == 60
     assert report["create_limit_per_minute"] == 300 and report["create_burst"] == 50
     assert 1.0 <= report["requests_per_prediction"] <= 2.0
@@ -130,3 +133,29 @@ def test_rate_limits_benchmark_refuses_bad_options(capsys: pytest.CaptureFixture
     assert rate_limits.main(["--scale", "nan"]) == 2
     assert rate_limits.main(["--redis", "redis://127.0.0.1:1"]) == 2
     assert "--redis needs --replicas" in capsys.readouterr().err
+    assert rate_limits.main(["--compare", "litellm", "--mode", "mixed"]) == 2
+    assert "not mixed" in capsys.readouterr().err
+    assert rate_limits.main(["--compare", "litellm", "--replicas", "2"]) == 2
+    assert "leave out --replicas" in capsys.readouterr().err
+    assert rate_limits.main(["--compare", "litellm", "--litellm-python", "/nonexistent/python"]) == 2
+    assert "not an executable file" in capsys.readouterr().err
+
+
+def test_rate_limits_benchmark_compares_another_client_on_a_fresh_simulator(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A stand-in "LiteLLM" Python whose worker fails every call the way a refused client would: the
+    # comparison reports its figures next to patchwire's, each side against limits of its own.
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\ncat > /dev/null\necho \'{"errors_by_kind": {"RateLimitError(429)": 3}}\'\n')
+    fake.chmod(0o755)
+    argv = ["--predictions", "3", "--model-seconds", "0.3", "--scale", "0.5", "--time-limit", "60"]
+    argv += ["--compare", "litellm", "--litellm-python", str(fake)]
+    assert rate_limits.main([*argv, "--json"]) == 0
+    ours, theirs = json.loads(capsys.readouterr().out)["sides"]
+    assert ours["side"] == "patchwire" and ours["created"] == 3 and ours["failures"] == 0
+    assert theirs["side"] == "litellm" and theirs["created"] == 0 and theirs["requests"] == 0
+    assert theirs["failures_by_type"] == {"RateLimitError(429)": 3}
+    assert rate_limits.main(argv) == 0
+    table = capsys.readouterr().out
+    assert "patchwire" in table and "litellm" in table and "3 (RateLimitError(429) 3)" in table

@@ -156,8 +156,6 @@ def _run_rate_limits(args: argparse.Namespace) -> int:
     from . import rate_limits
 
     try:
-        if args.compare:
-            raise PatchwireError("--rate-limits does not run --compare litellm")
         if args.mode == "poll":
             raise PatchwireError("--rate-limits takes --mode wait, stream or mixed")
         requests = args.requests if args.requests != 400 else 600
@@ -172,9 +170,11 @@ def _run_rate_limits(args: argparse.Namespace) -> int:
             redis=args.redis,
             time_limit=max(args.time_limit, 900.0),
             low_credit=args.rate_limits == "low-credit",
+            compare=args.compare,
+            litellm_python=args.litellm_python,
         )
         config = rate_limits.config_from_args(options)
-        rate_limits.write(asyncio.run(rate_limits.run(config)), args.json)
+        rate_limits.write(asyncio.run(rate_limits.run_sides(config)), args.json)
     except PatchwireError as exc:
         sys.stderr.write(f"patchwire bench: {exc}\n")
         return 2

@@ -39,6 +39,9 @@ class RateLimitsBench:
     redis: str | None = None
     time_limit: float = 900.0
     low_credit: bool = False
+    #: Also run LiteLLM on the same workload against the same limits (in a worker with ``litellm_python``).
+    compare: tuple[str, ...] = ()
+    litellm_python: str | None = None
 
 
 #: Seconds after which the steady share of 429s is counted.
@@ -72,32 +75,67 @@ def busiest_minute(times: Sequence[float]) -> int:
     return best
 
 
-async def run(config: RateLimitsBench) -> dict[str, Any]:
-    import aiohttp
-
-    import patchwire
+async def run(config: RateLimitsBench, side: str = "patchwire") -> dict[str, Any]:
+    """One side's run (``patchwire``, or ``litellm`` in a worker process) against a fresh simulator."""
     from patchwire.providers.replicate.simulator import RateLimits, ReplicateSimulator, SimulatorConfig
 
     limits = RateLimits.replicate_low_credit() if config.low_credit else RateLimits.replicate()
     limits = limits.scaled(config.scale) if not config.low_credit else limits
-    tokens, interval = 8, 0.25
     sim = ReplicateSimulator(
         SimulatorConfig(
-            latency=max(0.0, config.model_seconds - tokens * interval),
-            tokens=tokens,
-            token_interval=interval,
+            latency=max(0.0, config.model_seconds - TOKENS * TOKEN_INTERVAL),
+            tokens=TOKENS,
+            token_interval=TOKEN_INTERVAL,
             rate_limits=limits,
             request_log_size=0,
         )
     )
     failures: collections.Counter[str] = collections.Counter()
     started = time.monotonic()
+    async with sim.serve("127.0.0.1", 0) as url:
+        early: list[int] = []
+
+        async def note_start() -> None:
+            # The first seconds hold what no client can avoid without knowing the limit up front: the
+            # first crowd of creates beyond the burst. The steady share of 429s is counted after them.
+            await asyncio.sleep(STEADY_AFTER)
+            early.extend((sim.stats.rate_limited, sim.stats.requests_total))
+
+        sampler = asyncio.ensure_future(note_start())
+        try:
+            if side == "litellm":
+                failures.update(await _litellm_worker(config, url))
+            else:
+                try:
+                    async with asyncio.timeout(config.time_limit):
+                        await _patchwire_calls(config, url, failures)
+                except TimeoutError:
+                    failures["run time limit"] += 1
+        finally:
+            sampler.cancel()
+    wall = time.monotonic() - started
+    return _report(config, side, sim, limits, early, failures, wall)
+
+
+async def run_sides(config: RateLimitsBench) -> list[dict[str, Any]]:
+    """patchwire's run, then each ``config.compare`` side's, each against a fresh simulator."""
+    return [await run(config, side) for side in ("patchwire", *config.compare)]
+
+
+#: The simulator's output: a few tokens at the end of each prediction's model time.
+TOKENS, TOKEN_INTERVAL = 8, 0.25
+
+
+async def _patchwire_calls(config: RateLimitsBench, url: str, failures: Any) -> None:
+    import aiohttp
+
+    import patchwire
+
+    modes = [
+        "stream" if config.mode == "stream" or (config.mode == "mixed" and i % 2) else "wait"
+        for i in range(config.predictions)
+    ]
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(sim.serve("127.0.0.1", 0))
-        modes = [
-            "stream" if config.mode == "stream" or (config.mode == "mixed" and i % 2) else "wait"
-            for i in range(config.predictions)
-        ]
         if config.replicas:
             bases = [await stack.enter_async_context(_proxy(config, url)) for _ in range(config.replicas)]
             http = await stack.enter_async_context(
@@ -115,32 +153,73 @@ async def run(config: RateLimitsBench) -> dict[str, Any]:
             async def one(i: int) -> None:
                 await _direct(router, url, i, modes[i] == "stream", config, failures)
 
-        early: list[int] = []
+        await asyncio.gather(*(one(i) for i in range(config.predictions)))
 
-        async def note_start() -> None:
-            # The first seconds hold what no client can avoid without knowing the limit up front: the
-            # first crowd of creates beyond the burst. The steady share of 429s is counted after them.
-            await asyncio.sleep(STEADY_AFTER)
-            early.extend((sim.stats.rate_limited, sim.stats.requests_total))
 
-        sampler = asyncio.ensure_future(note_start())
-        try:
-            async with asyncio.timeout(config.time_limit):
-                await asyncio.gather(*(one(i) for i in range(config.predictions)))
-        except TimeoutError:
-            failures["run time limit"] += 1
-        finally:
-            sampler.cancel()
-    wall = time.monotonic() - started
+async def _litellm_worker(config: RateLimitsBench, url: str) -> dict[str, int]:
+    """Every prediction through ``litellm.acompletion`` at once, in a worker process of the LiteLLM
+    Python (the ``patchwire bench`` worker, its LiteLLM side); its failures by kind."""
+    import orjson
+
+    from .run import WORKER_SLACK
+    from .sides.litellm_client import quiet_environment
+
+    spec = {
+        "side": "litellm",
+        "base": url,
+        "key": KEY,
+        "messages": [{"role": "user", "content": "one prediction"}],
+        "mode": config.mode,
+        "max_tokens": TOKENS,
+        "timeout": config.timeout,
+        "requests": config.predictions,
+        "concurrency": config.predictions,
+        "warmup": 0,
+        "time_limit": config.time_limit,
+        "progress": False,
+    }
+    quiet_environment()  # the worker inherits it: LiteLLM downloads nothing
+    proc = await asyncio.create_subprocess_exec(
+        config.litellm_python or sys.executable,
+        "-m",
+        "patchwire.providers.replicate.bench.worker",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        answer = proc.communicate(orjson.dumps(spec))
+        out, _ = await asyncio.wait_for(answer, config.time_limit + WORKER_SLACK)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return {"run time limit": 1}
+    if proc.returncode != 0 or not out.strip():
+        from patchwire.errors import ConfigError
+
+        raise ConfigError(f"the LiteLLM worker failed (exit code {proc.returncode}); its error is above")
+    result: dict[str, Any] = orjson.loads(out.splitlines()[-1])
+    return dict(result["errors_by_kind"])
+
+
+def _report(
+    config: RateLimitsBench,
+    side: str,
+    sim: Any,
+    limits: Any,
+    early: list[int],
+    failures: collections.Counter[str],
+    wall: float,
+) -> dict[str, Any]:
     stats = sim.stats
     creates = [p.created for p in sim.predictions.values()]
     requests = stats.requests_total
     per_prediction = {k: v / config.predictions for k, v in sorted(stats.by_route.items())}
     return {
+        "side": side,
         "predictions": config.predictions,
         "mode": config.mode,
         "model_seconds": config.model_seconds,
-        "replicas": config.replicas,
+        "replicas": config.replicas if side == "patchwire" else 0,
         "create_limit_per_minute": limits.creates_per_minute,
         "create_burst": limits.creates_burst,
         "other_limit_per_minute": limits.others_per_minute,
@@ -222,27 +301,64 @@ async def _proxy(config: RateLimitsBench, url: str) -> AsyncIterator[str]:
         yield base
 
 
-def write(report: dict[str, Any], as_json: bool) -> None:
+def write(reports: list[dict[str, Any]], as_json: bool) -> None:
+    """One report per side: the same figures side by side (JSON: ``{"sides": [...]}``)."""
     if as_json:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"sides": reports}, indent=2) + "\n")
         return
-    r = report
-    via = f"through {r['replicas']} proxy replicas" if r["replicas"] else "patchwire directly"
-    lines = [
-        f"rate limits: {r['predictions']} predictions of {r['model_seconds']:g} s ({r['mode']}), {via}",
-        f"  limits: {r['create_limit_per_minute']:g} creates/min (burst {r['create_burst']:g}), "
-        f"{r['other_limit_per_minute']:g} other requests/min",
-        f"  sustained creates: {r['sustained_creates_per_minute']:g}/min = "
-        f"{r['share_of_create_limit']:.1%} of the limit; busiest minute {r['busiest_minute_creates']}",
-        f"  requests per prediction: {r['requests_per_prediction']:g} "
-        + ", ".join(f"{k} {v:g}" for k, v in r["requests_per_prediction_by_endpoint"].items()),
-        f"  answered 429: {r['answered_429']} of {r['requests']} requests = {r['share_429']:.2%} "
-        f"{r['refused_by_endpoint']}; after the first 10 s: "
-        + (f"{r['share_429_after_first_10s']:.2%}" if r["share_429_after_first_10s"] is not None else "-"),
-        f"  failures: {r['failures']} {r['failures_by_type'] or ''}; created {r['created']}; "
-        f"wall {r['wall_seconds']:g} s",
+    first = reports[0]
+    head = [
+        f"rate limits: {first['predictions']} predictions of {first['model_seconds']:g} s "
+        f"({first['mode']}), all started at once",
+        f"  limits: {first['create_limit_per_minute']:g} creates/min (burst {first['create_burst']:g}), "
+        f"{first['other_limit_per_minute']:g} other requests/min",
     ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    rows: list[tuple[str, list[str]]] = [("", [_side_name(r) for r in reports])]
+    for label, cell in _ROWS:
+        rows.append((label, [cell(r) for r in reports]))
+    width = max(len(label) for label, _ in rows)
+    widths = [max(len(cells[i]) for _, cells in rows) for i in range(len(reports))]
+    lines = head + [
+        "  " + label.ljust(width) + "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+        for label, cells in rows
+    ]
+    sys.stdout.write("\n".join(line.rstrip() for line in lines) + "\n")
+
+
+def _side_name(r: dict[str, Any]) -> str:
+    if r["side"] != "patchwire":
+        return str(r["side"])
+    return f"patchwire via {r['replicas']} replicas" if r["replicas"] else "patchwire"
+
+
+def _by_endpoint(r: dict[str, Any]) -> str:
+    return " ".join(f"{k} {v:g}" for k, v in r["requests_per_prediction_by_endpoint"].items())
+
+
+def _share_after(r: dict[str, Any]) -> str:
+    share = r["share_429_after_first_10s"]
+    return f"{share:.2%}" if share is not None else "-"
+
+
+def _failures(r: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(r["failures_by_type"].items()))
+    return f"{r['failures']}" + (f" ({kinds})" if kinds else "")
+
+
+_ROWS: list[tuple[str, Any]] = [
+    (
+        "sustained creates/min",
+        lambda r: f"{r['sustained_creates_per_minute']:g} = {r['share_of_create_limit']:.1%} of the limit",
+    ),
+    ("busiest minute of creates", lambda r: f"{r['busiest_minute_creates']}"),
+    ("requests per prediction", lambda r: f"{r['requests_per_prediction']:g}"),
+    ("  by endpoint", _by_endpoint),
+    ("answered 429", lambda r: f"{r['answered_429']} of {r['requests']} = {r['share_429']:.2%}"),
+    ("  429 after the first 10 s", _share_after),
+    ("predictions created", lambda r: f"{r['created']}"),
+    ("failed calls", _failures),
+    ("wall", lambda r: f"{r['wall_seconds']:g} s"),
+]
 
 
 def add_arguments(parser: Any) -> None:
@@ -256,7 +372,14 @@ def add_arguments(parser: Any) -> None:
     add("--replicas", type=int, default=0, help="run through N proxy replicas (default: patchwire directly)")
     add("--redis", default=None, metavar="URL", help="Redis the replicas share (router_settings.redis_url)")
     add("--low-credit", action="store_true", help="the low-credit limits (6 creates/min, burst 1)")
-    add("--time-limit", type=float, default=900.0, help="seconds the whole run may take (default 900)")
+    add("--time-limit", type=float, default=900.0, help="seconds each side's run may take (default 900)")
+    add("--compare", action="append", default=[], choices=("litellm",), help="also run LiteLLM")
+    add(
+        "--litellm-python",
+        default=None,
+        metavar="PATH",
+        help="Python with litellm and patchwire installed, for --compare litellm (default: this one)",
+    )
     add("--json", action="store_true", help="print the report as JSON")
 
 
@@ -273,6 +396,10 @@ def config_from_args(args: Any) -> RateLimitsBench:
         raise ConfigError("--replicas must be between 0 and 16", param="replicas")
     if args.redis and not args.replicas:
         raise ConfigError("--redis needs --replicas N (the replicas share it)", param="redis")
+    compare = tuple(dict.fromkeys(getattr(args, "compare", None) or ()))
+    litellm_python = getattr(args, "litellm_python", None)
+    if compare:
+        _check_litellm(args.mode, args.replicas, litellm_python)
     return RateLimitsBench(
         predictions=args.predictions,
         model_seconds=args.model_seconds,
@@ -284,7 +411,30 @@ def config_from_args(args: Any) -> RateLimitsBench:
         redis=args.redis,
         time_limit=args.time_limit,
         low_credit=args.low_credit,
+        compare=compare,
+        litellm_python=litellm_python,
     )
+
+
+def _check_litellm(mode: str, replicas: int, python: str | None) -> None:
+    import importlib.util
+    import os
+
+    from patchwire.errors import ConfigError
+
+    if mode == "mixed":
+        raise ConfigError("--compare litellm takes --mode wait or stream, not mixed", param="compare")
+    if replicas:
+        raise ConfigError("--compare litellm runs LiteLLM directly: leave out --replicas", param="compare")
+    if python is not None and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise ConfigError(f"--litellm-python {python!r} is not an executable file", param="litellm_python")
+    if python is None and importlib.util.find_spec("litellm") is None:
+        raise ConfigError(
+            "--compare litellm: LiteLLM is not installed in this Python. Install it in a separate venv "
+            "together with patchwire (python -m venv /tmp/llvenv && /tmp/llvenv/bin/pip install litellm "
+            "-e .) and pass --litellm-python /tmp/llvenv/bin/python",
+            param="compare",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
-        write(asyncio.run(run(config)), args.json)
+        write(asyncio.run(run_sides(config)), args.json)
     except PatchwireError as exc:
         sys.stderr.write(f"rate limits bench: {exc}\n")
         return 2
