@@ -168,9 +168,22 @@ class RateGate:
                 await self.wait_back_off()
                 now = time.monotonic()
             if pace.rate is None:  # nothing learned: full speed within the window, no lock (the common case)
-                if not self.slow_start.take(now):
+                slow = self.slow_start
+                if not slow.take(now):
                     pace.sent(now)
                     return
+                slow.waiting += 1  # the window holds this create back: it may grow
+                try:
+                    await self._acquire_create_in_turn()
+                finally:
+                    slow.waiting -= 1
+                    if not slow.waiting and pace.rate is None:
+                        slow.crowd_through()
+                return
+        await self._acquire_create_in_turn()
+
+    async def _acquire_create_in_turn(self) -> None:
+        pace = self.create_pace
         lock = _loop_lock(self._bucket_lock)
         # One waiter at a time asks the bucket (local or shared): the rest queue here in order, so a
         # crowd of callers costs the shared store one request per create, not one per waiter.
@@ -199,9 +212,11 @@ class RateGate:
         loop = asyncio.get_running_loop()
         waiter = self._slot_waiter = loop.create_future()
         timer = loop.call_later(delay, _wake, waiter)
+        self.slow_start.waiting += 1
         try:
             await waiter
         finally:
+            self.slow_start.waiting -= 1
             timer.cancel()
             self._slot_waiter = None
 

@@ -40,15 +40,15 @@ IDLE = 60.0
 class SlowStart:
     """The unconfirmed creates of one gate (see the module docstring). Times are ``time.monotonic()``."""
 
-    __slots__ = ("_blocked", "_last", "_pending", "_quickest", "_quickest_at", "confirm_after", "window")
+    __slots__ = ("_last", "_pending", "_quickest", "_quickest_at", "confirm_after", "waiting", "window")
 
     def __init__(self) -> None:
         self.window = FIRST_WINDOW
         self.confirm_after = FIRST_CONFIRM
         #: Send times of the unconfirmed creates, oldest first.
         self._pending: collections.deque[float] = collections.deque()
-        #: True since a create had to wait for the window (the window is in use: it may grow).
-        self._blocked = False
+        #: Creates waiting for a place now (kept by the gate): while any wait, the window may grow.
+        self.waiting = 0
         self._quickest = math.inf
         self._quickest_at = 0.0
         self._last = -math.inf
@@ -63,13 +63,9 @@ class SlowStart:
         if now - self._last > IDLE:
             self.window = FIRST_WINDOW
         self._last = now
-        used = len(pending)
-        if used < self.window:
-            if used < self.window * 0.5:
-                self._blocked = False  # the window is not what holds creates back: it stays as it is
+        if len(pending) < self.window:
             pending.append(now)
             return 0.0
-        self._blocked = True
         return pending[0] - horizon
 
     def _confirm_by_time(self, horizon: float) -> None:
@@ -78,9 +74,14 @@ class SlowStart:
         while pending and pending[0] <= horizon:
             pending.popleft()
             confirmed += 1
-        if self._blocked:
+        if self.waiting:
             self.window += confirmed / self.window
-            self._blocked = len(pending) >= self.window
+
+    def crowd_through(self) -> None:
+        """The last create the window held back has gone, and nothing was refused: the window was full
+        and all of it accepted, so it is doubled, as the next round trip would have (else the next
+        crowd as large would start again from half of it)."""
+        self.window *= 2.0
 
     def answered(self, seconds: float, now: float) -> None:
         """A create was answered (not refused) ``seconds`` after it was sent."""
@@ -88,14 +89,13 @@ class SlowStart:
         if seconds < self._quickest or now - self._quickest_at > QUICKEST_FOR:
             self._sample(seconds, now)
         pending = self._pending
-        if seconds < confirm_after:
-            horizon = now - confirm_after
-            if pending and pending[0] <= horizon:
-                self._confirm_by_time(horizon)
-            if pending:
-                # Which create it was does not matter for the count: one fewer is unconfirmed.
-                pending.popleft()
-        if self._blocked:
+        horizon = now - confirm_after
+        if pending and pending[0] <= horizon:
+            self._confirm_by_time(horizon)  # a late answer's create among them
+        if pending and seconds < confirm_after:
+            # Which create it was does not matter for the count: one fewer is unconfirmed.
+            pending.popleft()
+        if self.waiting:
             self.window += 1.0
 
     def refused(self, seconds: float, now: float) -> None:

@@ -6,10 +6,22 @@ from patchwire.slowstart import FIRST_CONFIRM, FIRST_WINDOW, IDLE, SlowStart
 
 
 def fill(slow: SlowStart, now: float) -> int:
+    """Creates let through at ``now`` until the window is full; then one waits (as the gate counts)."""
     taken = 0
     while slow.take(now) == 0.0:
         taken += 1
+    slow.waiting = 1
     return taken
+
+
+def rounds(slow: SlowStart, now: float, n: int, answer: float = 0.05) -> float:
+    """``n`` round trips of a crowd larger than the window: every place used, answered in ``answer``."""
+    for _ in range(n):
+        taken = fill(slow, now)
+        now += answer
+        for _ in range(taken):
+            slow.answered(answer, now)
+    return now
 
 
 def test_at_first_only_the_first_window_goes_until_a_refusal_could_have_come_back() -> None:
@@ -20,19 +32,14 @@ def test_at_first_only_the_first_window_goes_until_a_refusal_could_have_come_bac
     assert slow.window == FIRST_WINDOW + 1  # time alone: one more a round, not double
 
 
-def test_quick_answers_free_places_and_grow_the_window_as_it_is_used() -> None:
+def test_quick_answers_free_places_and_grow_the_window_while_creates_wait() -> None:
     slow = SlowStart()
-    now = 100.0
-    for _ in range(5):  # five round trips of 50 ms, every place used
-        taken = fill(slow, now)
-        now += 0.05
-        for _ in range(taken):
-            slow.answered(0.05, now)
-    assert slow.window >= FIRST_WINDOW * 16  # doubled each round trip
+    rounds(slow, 100.0, 5)
+    assert slow.window == FIRST_WINDOW * 32  # doubled each round trip
     assert slow.confirm_after == 0.1  # a refusal comes back within twice the quickest answer
 
 
-def test_a_window_not_in_use_does_not_grow() -> None:
+def test_a_window_nobody_waits_for_does_not_grow_and_a_crowd_through_doubles_it() -> None:
     slow = SlowStart()
     now = 100.0
     for _ in range(100):  # one create at a time
@@ -40,19 +47,17 @@ def test_a_window_not_in_use_does_not_grow() -> None:
         now += 0.05
         slow.answered(0.05, now)
     assert slow.window == FIRST_WINDOW
+    fill(slow, now)
+    slow.crowd_through()  # the window was full and all of it accepted
+    assert slow.window == 2 * FIRST_WINDOW
 
 
 def test_a_late_answer_frees_no_place_and_a_refusal_halves_the_window() -> None:
     slow = SlowStart()
-    now = 100.0
-    for _ in range(4):
-        taken = fill(slow, now)
-        now += 0.01
-        for _ in range(taken):
-            slow.answered(0.01, now)
+    now = rounds(slow, 100.0, 4, answer=0.01)
     fill(slow, now)
     slow.answered(30.0, now + 0.01)  # a create sent long ago, confirmed by time already...
-    assert fill(slow, now + 0.01) == 1  # ...frees no place, and the window in use grows by one
+    assert fill(slow, now + 0.01) == 1  # ...frees no place; the window, full, grows by one
     grown = slow.window
     slow.refused(0.002, now + 0.01)
     assert slow.window == max(FIRST_WINDOW, grown / 2)
@@ -61,12 +66,7 @@ def test_a_late_answer_frees_no_place_and_a_refusal_halves_the_window() -> None:
 
 def test_after_a_long_pause_the_window_starts_again() -> None:
     slow = SlowStart()
-    now = 100.0
-    for _ in range(4):
-        taken = fill(slow, now)
-        now += 0.05
-        for _ in range(taken):
-            slow.answered(0.05, now)
+    now = rounds(slow, 100.0, 4)
     assert slow.window > FIRST_WINDOW
     assert slow.take(now + IDLE + 1) == 0.0
     assert slow.window == FIRST_WINDOW
