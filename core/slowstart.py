@@ -6,12 +6,14 @@ create counts as *unconfirmed* from the moment it is sent until it is answered, 
 ``confirm_after`` seconds have passed without a refusal (a 429 would have come back by then), and at
 most ``window`` creates are unconfirmed at once:
 
-- ``window`` starts at ``FIRST_WINDOW``. Each create answered (not refused) while the window holds
-  creates back adds one to it (as TCP's slow start: with quick answers the window doubles each round
-  trip), so a server that answers quickly lets a crowd through at full speed within a few round
-  trips; a window not in use does not grow. A create confirmed by time only (while its answer is
-  slow in coming, as a ``Prefer: wait`` create's) adds ``1 / window``: one more each
-  ``confirm_after`` while the window is full, a gentle probe for a limit above the first guess.
+- ``window`` starts at ``FIRST_WINDOW``. Each create answered (not refused) within ``FIRST_CONFIRM``
+  while creates wait for the window adds one to it (as TCP's slow start: with quick answers the
+  window doubles each round trip), so a server that answers quickly lets a crowd through at full
+  speed within a few round trips, and a crowd that went through without a refusal leaves the window
+  doubled for the next one. A window nobody waits for does not grow. An answer slower than that is a
+  prediction's run time (``Prefer: wait``), not the server's speed at taking creates: those creates
+  are confirmed by time, and each adds ``1 / window`` (one more each ``confirm_after`` while creates
+  wait), a gentle probe for a limit above the first guess.
 - ``confirm_after`` starts at ``FIRST_CONFIRM`` and is then twice the quickest answer or refusal
   seen lately (a refusal comes back at least as fast as an answer), never more than the first guess.
 
@@ -95,7 +97,7 @@ class SlowStart:
         if pending and seconds < confirm_after:
             # Which create it was does not matter for the count: one fewer is unconfirmed.
             pending.popleft()
-        if self.waiting:
+        if self.waiting and seconds < FIRST_CONFIRM:
             self.window += 1.0
 
     def refused(self, seconds: float, now: float) -> None:

@@ -56,8 +56,8 @@ def test_a_late_answer_frees_no_place_and_a_refusal_halves_the_window() -> None:
     slow = SlowStart()
     now = rounds(slow, 100.0, 4, answer=0.01)
     fill(slow, now)
-    slow.answered(30.0, now + 0.01)  # a create sent long ago, confirmed by time already...
-    assert fill(slow, now + 0.01) == 1  # ...frees no place; the window, full, grows by one
+    slow.answered(30.0, now + 0.01)  # a prediction's run time: its create was confirmed by time...
+    assert fill(slow, now + 0.01) == 0  # ...so its answer frees no place and does not widen the window
     grown = slow.window
     slow.refused(0.002, now + 0.01)
     assert slow.window == max(FIRST_WINDOW, grown / 2)
