@@ -292,7 +292,14 @@ async def _proxy(config: RateLimitsBench, url: str) -> AsyncIterator[str]:
             "model_list": [
                 {"model_name": "llm", "litellm_params": {"model": MODEL, "api_key": KEY, "api_base": url}}
             ],
-            "general_settings": {"master_key": PROXY_KEY, "max_parallel_requests": 100000},
+            # Every call of the run comes from 127.0.0.1 and waits its turn on the replica's
+            # connection: the per-client caps must not refuse the run's own crowd.
+            "general_settings": {
+                "master_key": PROXY_KEY,
+                "max_parallel_requests": 100000,
+                "max_client_connections": 100000,
+                "max_client_connections_per_ip": 100000,
+            },
             "router_settings": router,
         },
         source="rate-limits-bench",
