@@ -5,12 +5,14 @@ A budget (creates, or reads) is not paced until it meets a 429 that asks for a w
 of the budget keeps to one schedule at the rate the account lets through. A refusal means the account's
 allowance was used up when the refused request arrived, so between two refusals the account let
 through exactly what it refills in that time: the requests accepted between them, over the time between
-them, is the account's rate. At the first refusal there is no earlier one to measure from, and the pace
-is the rate let through over the last ``WINDOW`` seconds (an overestimate while that includes a burst,
-which the next refusal corrects). The pace grows by 1% a second, so it finds a higher limit (and with it
-the next 429); ``MEMORY`` seconds without a refusal and the budget is unpaced again: full speed, the
-provider's bursts included. A 429 that asks for no wait (``Retry-After: 0``) teaches nothing: it is not
-a limit that pacing would help.
+them, is the account's rate; such a pace grows by 1% a second, so it finds a higher limit (and with it
+the next 429). At the first refusal there is no earlier one to measure from, and the pace is a guess:
+the rate let through over the last ``WINDOW`` seconds (too high while that includes a burst), and at
+least one request per wait the 429 asked for (too low for an account refilling faster than that). A
+guess doubles every ``GUESS_DOUBLING`` seconds, so a low one does not hold a router back for long, and
+the next refusal measures the rate. ``MEMORY`` seconds without a refusal and the budget is unpaced
+again: full speed, the provider's bursts included. A 429 that asks for no wait (``Retry-After: 0``)
+teaches nothing: it is not a limit that pacing would help.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import collections
 WINDOW = 10.0
 #: Growth of a measured pace per second since the last refusal.
 GROWTH = 0.01
+#: Seconds in which a guessed pace (nothing to measure between refusals yet) doubles.
+GUESS_DOUBLING = 1.0
 #: Seconds without a refusal after which the pace is dropped (full speed again).
 MEMORY = 60.0
 #: The slowest pace a measurement may set (requests a second): one a minute, as a low-credit account.
@@ -35,11 +39,23 @@ MAX_SPAN = 30.0
 class Pace:
     """One budget's learned pace (see the module docstring). Times are ``time.monotonic()`` seconds."""
 
-    __slots__ = ("_count", "_marks", "_next", "_refused", "_refused_count", "_sent", "rate", "start")
+    __slots__ = (
+        "_count",
+        "_marks",
+        "_next",
+        "_refused",
+        "_refused_count",
+        "_sent",
+        "measured",
+        "rate",
+        "start",
+    )
 
     def __init__(self) -> None:
         #: Requests a second the account allowed, as last measured; None while unpaced.
         self.rate: float | None = None
+        #: True when ``rate`` was measured between two refusals; False when it is a first guess.
+        self.measured = False
         #: When the latest refusal that set the pace came.
         self.start = 0.0
         #: Send times within the window, and the send times of the refused ones.
@@ -61,7 +77,9 @@ class Pace:
         if age > MEMORY:
             self.rate = None
             return None
-        return rate * (1.0 + GROWTH * age)
+        if self.measured:
+            return rate * (1.0 + GROWTH * age)
+        return rate * 2.0 ** (age / GUESS_DOUBLING)
 
     def sent(self, now: float) -> None:
         """Count a request sent at ``now`` without asking the schedule (the budget is unpaced)."""
@@ -94,6 +112,7 @@ class Pace:
         self._marks.append(mark)
         if wait <= 0:
             return
+        self.measured = between is not None
         if between is None:
             sent = self._sent
             while sent and sent[0] < horizon:
