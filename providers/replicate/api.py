@@ -222,6 +222,8 @@ class Api:
             error: PatchwireError
             if self.breaker is not None and (open_for := self.breaker.allow()) is not None:
                 raise self._circuit_open(url, open_for, prediction_id)
+            # Left True if the caller is cancelled mid-request: the request may have reached the server
+            # (a cut create may have made a prediction, which ``cancel.abandon`` then looks for).
             self.sending = True
             try:
                 answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
