@@ -104,7 +104,7 @@ class ReplicateProvider:
         path = schema_path(ref)
         if path is None:
             return None
-        base = Links(context.api_base).base
+        base = Links.of(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
         api = Api(
@@ -155,7 +155,7 @@ class ReplicateProvider:
         dicts with the key redacted: an upload per large data: URL, then the create."""
         ref = call.request.ref
         target = self._targets.get(ref) or create_target(ref)
-        base = Links(call.context.api_base).base
+        base = Links.of(call.context.api_base).base
         auth = "Bearer <redacted>"
         sent: list[dict[str, Any]] = []
         inputs = dict(call.inputs)
@@ -253,7 +253,7 @@ class ReplicateProvider:
         target = self._targets.get(ref)
         if target is None:
             target = self._targets[ref] = create_target(ref)
-        links = Links(context.api_base)
+        links = Links.of(context.api_base)
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
         gate = context.gate
