@@ -15,10 +15,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+
 from patchwire.errors import PatchwireError
 
 from . import cancel
-from .api import Api
+from .api import READ, Api, within_deadline
 from .create import Creation
 from .errors import prediction_error
 from .links import Links
@@ -115,7 +117,7 @@ class PredictionJob:
         self.observe(prediction)
         return prediction
 
-    async def get(self) -> dict[str, Any]:
+    async def get(self, *, timeout: aiohttp.ClientTimeout = READ) -> dict[str, Any]:
         gate = self.api.gate
         prediction = await self.api.read(
             self.get_url,
@@ -123,6 +125,7 @@ class PredictionJob:
             prediction_id=self.prediction_id,
             # Polls of every call keep together within the account's read budget.
             before_send=gate.acquire_read if gate is not None else None,
+            timeout=timeout,
         )
         self.observe(prediction)
         return prediction
@@ -133,7 +136,9 @@ class PredictionJob:
         while self.observe(prediction) not in TERMINAL:
             await asyncio.sleep(interval)
             interval = min(POLL_MAX, interval * POLL_FACTOR)
-            prediction = await self.get()
+            # Polls run under the call's deadline timer (``deadline.CallDeadline``).
+            remaining = self.deadline - asyncio.get_running_loop().time()
+            prediction = await self.get(timeout=within_deadline(READ, remaining))
         return prediction
 
     def result_error(self, prediction: Mapping[str, Any]) -> PatchwireError | None:
