@@ -384,6 +384,11 @@ async def test_files_are_listed_newest_first_to_their_own_key_only(
         listing = await resp.json()
     assert [f["name"] for f in listing["results"]] == ["2.png", "1.png", "0.png"]
     assert listing["next"] is None
+    for cursor in ("2", "x", "²", "-1", "9" * 40):  # a cursor that is not a page number is the first page
+        async with http.get(f"{running.url}/v1/files", params={"cursor": cursor}) as resp:
+            assert resp.status == 200
+            names = [f["name"] for f in (await resp.json())["results"]]
+            assert names == (["0.png"] if cursor == "2" else ["2.png", "1.png", "0.png"]), cursor
     async with aiohttp.ClientSession(headers={"Authorization": "Bearer r8_someone-else"}) as other:
         async with other.get(f"{running.url}/v1/files") as resp:
             assert (await resp.json())["results"] == []

@@ -42,6 +42,7 @@ _MAX_PARTS = 16
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+_CURSOR = re.compile(r"[0-9]{1,9}")
 
 
 @attrs.define(eq=False)
@@ -175,7 +176,7 @@ class FileStore:
     def listing(self, owner: str, cursor: str | None, base: str) -> web.Response:
         """`GET /v1/files`: the token's files, newest first, a page at a time."""
         mine = [f for f in reversed(self.files.values()) if f.owner == owner]
-        start = int(cursor) if cursor is not None and cursor.isdigit() and len(cursor) < 10 else 0
+        start = int(cursor) if cursor is not None and _CURSOR.fullmatch(cursor) else 0
         end = start + PAGE_SIZE
         next_url = f"{base}/v1/files?{urlencode({'cursor': end})}" if end < len(mine) else None
         results = [f.json() for f in mine[start:end]]
