@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from patchwire import contract
+from patchwire.logformat import COMMAND_FORMAT, NameOnce
 from patchwire.manager import Plugins, get_plugins
 from patchwire.types import ModelRef
 
@@ -156,10 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(NameOnce(COMMAND_FORMAT))
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -37,7 +37,12 @@ REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
 }
 #: The optional attributes (defaults in ``patchwire.interfaces.OPTIONAL``) and what each must be.
 OPTIONAL_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
-    "provider": (("wants_prompt", "bool"), ("with_options", "callable"), ("preview", "callable")),
+    "provider": (
+        ("wants_prompt", "bool"),
+        ("keeps_deadline", "bool"),
+        ("with_options", "callable"),
+        ("preview", "callable"),
+    ),
     "formatter": (("uses_model_template", "bool"),),
     "mapper": (("providers", "names"),),
     "shaper": (("providers", "names"),),

@@ -18,6 +18,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from patchwire.logformat import NameOnce
+
 #: The logger the requests are printed on (a child of ``patchwire``).
 log = logging.getLogger("patchwire.requests")
 _root = logging.getLogger("patchwire")
@@ -77,7 +79,7 @@ def set_verbose(on: bool = True) -> None:
         _root.setLevel(logging.DEBUG)
         if _installed is None and not _root.hasHandlers():
             handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+            handler.setFormatter(NameOnce("%(asctime)s %(name)s %(levelname)s: %(message)s"))
             _root.addHandler(handler)
             _installed = handler
     else:

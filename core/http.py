@@ -26,8 +26,13 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int | None = None) ->
     (default ``MAX_RESPONSE_BYTES``) before holding more than that in memory."""
     limit = MAX_RESPONSE_BYTES if limit is None else limit
     declared = resp.content_length
-    if declared is not None and declared > limit:
-        raise _too_large(f"declares {declared} bytes", limit)
+    if declared is not None:
+        if declared > limit:
+            raise _too_large(f"declares {declared} bytes", limit)
+        if "Content-Encoding" not in resp.headers:
+            # The parser stops at the declared length, so the body cannot outgrow it: read it at once.
+            # (A compressed one can: it is measured as it is inflated, below.)
+            return await resp.read()
     body = bytearray()
     async for chunk in resp.content.iter_any():
         body += chunk

@@ -9,7 +9,8 @@ from a plugin's object is declared here.
 Required attributes are in ``Provider``, ``PromptFormatter``, ``ParamMapper`` and ``CallWrapper``.
 Optional ones are in ``ProviderExtras``, ``FormatterExtras`` and ``MapperExtras``: leave them out and
 the default written beside each applies (``OPTIONAL`` holds the same defaults, and the functions
-``wants_prompt``, ``uses_model_template``, ``serves`` and ``provider_with_options`` read them).
+``wants_prompt``, ``keeps_deadline``, ``uses_model_template``, ``serves`` and ``provider_with_options``
+read them).
 
 Every object a hook returns is checked against this contract when a pipeline is built and by
 ``patchwire plugins``; a malformed one is reported with its plugin's name and distribution, and a call
@@ -94,6 +95,10 @@ class ProviderExtras(Protocol):
     #: Whether the provider takes a prompt built by a formatter. Default ``True``; a provider whose
     #: models take the messages themselves sets ``False`` and the pipeline chooses no formatter.
     wants_prompt: bool
+    #: Whether every call ends by ``context.deadline`` on its own, raising ``Timeout`` (and cleaning up
+    #: what it started) when it passes. Default ``False``: the router then cancels a call that overruns
+    #: its deadline by ``DEADLINE_GRACE``. ``True`` saves that timer on every call.
+    keeps_deadline: bool
 
     def with_options(self, **options: Any) -> Provider:
         """A copy of this provider with options set (``Router(provider_options={name: {...}})`` and
@@ -244,7 +249,7 @@ class MapperExtras(Protocol):
 
 #: The optional attributes by kind of object, with the default the core uses when one is absent.
 OPTIONAL: Mapping[str, Mapping[str, Any]] = {
-    "provider": {"wants_prompt": True, "with_options": None, "preview": None},
+    "provider": {"wants_prompt": True, "keeps_deadline": False, "with_options": None, "preview": None},
     "formatter": {"uses_model_template": False},
     "mapper": {"providers": ()},
     "shaper": {"providers": ()},
@@ -255,6 +260,11 @@ OPTIONAL: Mapping[str, Mapping[str, Any]] = {
 def wants_prompt(provider: Provider) -> bool:
     """``provider.wants_prompt``, default True."""
     return bool(getattr(provider, "wants_prompt", True))
+
+
+def keeps_deadline(provider: Provider) -> bool:
+    """``provider.keeps_deadline``, default False."""
+    return getattr(provider, "keeps_deadline", False) is True
 
 
 def uses_model_template(formatter: PromptFormatter) -> bool:

@@ -23,6 +23,7 @@ from patchwire.interfaces import (
     PromptFormatter,
     Provider,
     ProviderCall,
+    keeps_deadline,
     provider_with_options,
     serves,
     uses_model_template,
@@ -68,10 +69,13 @@ class Pipeline:
     #: The provider's call wrapped in every wrapper, built once (not per call).
     call_complete: CallNext = attrs.field(init=False)
     call_stream: CallNext = attrs.field(init=False)
+    #: The provider ends every call by its deadline itself (``ProviderExtras.keeps_deadline``).
+    keeps_deadline: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
         object.__setattr__(self, "call_stream", _chain(self.provider.stream, self.wrappers))
+        object.__setattr__(self, "keeps_deadline", keeps_deadline(self.provider))
 
     def render(self, messages: Sequence[Message]) -> str:
         """The formatter's prompt; anything but a string is the formatter plugin's fault, named."""

@@ -508,9 +508,13 @@ class Router:
     # -- running -------------------------------------------------------------------------------
 
     async def _run(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
-        provider = pipeline.provider
-        # A backstop for providers that overrun the deadline: cheaper than asyncio.timeout on every call,
-        # and a provider that honours context.deadline never sees it fire.
+        if pipeline.keeps_deadline:
+            try:
+                return await self._invoke(pipeline, request, context)
+            except aiohttp.ClientError as exc:
+                raise _network_error(pipeline.provider, exc) from None
+        # A backstop for providers that may overrun the deadline: cheaper than asyncio.timeout on every
+        # call, and a provider that honours context.deadline never sees it fire.
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         fired = False
@@ -523,9 +527,7 @@ class Router:
 
         backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
         try:
-            call = await self._call(pipeline, request, context)
-            invoke = pipeline.call_stream if request.stream else pipeline.call_complete
-            return await invoke(call)
+            return await self._invoke(pipeline, request, context)
         except PatchwireError:
             raise
         except (TimeoutError, asyncio.CancelledError):
@@ -538,13 +540,14 @@ class Router:
                 "timeout= (cold boots can take minutes)"
             ) from None
         except aiohttp.ClientError as exc:
-            # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
-            raise ServiceUnavailableError(
-                f"network error talking to {provider.name}: {type(exc).__name__}; "
-                "check api_base and your connection, then retry"
-            ) from None
+            raise _network_error(pipeline.provider, exc) from None
         finally:
             backstop.cancel()
+
+    async def _invoke(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
+        call = await self._call(pipeline, request, context)
+        invoke = pipeline.call_stream if request.stream else pipeline.call_complete
+        return await invoke(call)
 
     async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
         """The call as it reaches the provider: the conversation placed by the shapers, the
@@ -566,6 +569,14 @@ class Router:
                 del self._limits[old]
             sem = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
         return sem
+
+
+def _network_error(provider: Provider, exc: aiohttp.ClientError) -> ServiceUnavailableError:
+    # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
+    return ServiceUnavailableError(
+        f"network error talking to {provider.name}: {type(exc).__name__}; "
+        "check api_base and your connection, then retry"
+    )
 
 
 def _shorter(timeout: Any, bound: float) -> Any:

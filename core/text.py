@@ -4,6 +4,8 @@ The prompt reaches the model exactly as written — no chat format, and no model
 ``raw`` format) — which is how base models such as LLaMA-2-7B-32K or flan-t5 are meant to be called.
 The answer is OpenAI's ``text_completion`` object; a stream is a series of them, one piece of text each.
 A list of prompts makes one prediction per prompt, answered as one choice each (``index`` = position).
+Its ``model`` is what the chat answer under it names (the upstream model string, as LiteLLM's is);
+the proxy puts back the name its client asked for.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ async def atext_completion(
             assert isinstance(result, Stream)
             return result
 
-        return TextStream(_text_chunks(first, start, model, prompts, echo), first)
+        return TextStream(_text_chunks(first, start, prompts, echo), first)
 
     calls = [
         router.acompletion(model, messages(text), stream=False, format=RAW, **params) for text in prompts
@@ -112,12 +114,10 @@ async def atext_completion(
                 task.cancel()  # cancelling a call cancels its prediction upstream
             await asyncio.wait(tasks)
             raise
-    return _text_response(model, prompts, responses, echo)
+    return _text_response(prompts, responses, echo)
 
 
-def _text_response(
-    model: str, prompts: Sequence[str], responses: Sequence[Any], echo: bool
-) -> TextCompletion:
+def _text_response(prompts: Sequence[str], responses: Sequence[Any], echo: bool) -> TextCompletion:
     choices = []
     prompt_tokens = completion_tokens = 0
     for index, (text, response) in enumerate(zip(prompts, responses, strict=True)):
@@ -133,7 +133,7 @@ def _text_response(
     return TextCompletion(
         id=first.id,
         created=first.created,
-        model=model,
+        model=first.model,
         choices=tuple(choices),
         usage=Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens),
     )
@@ -142,18 +142,17 @@ def _text_response(
 async def _text_chunks(
     first: Stream,
     start: Any,
-    model: str,
     prompts: Sequence[str],
     echo: bool,
 ) -> AsyncGenerator[TextCompletion, None]:
     usage: Usage | None = None
-    pid, created = "", int(time.time())
+    pid, created, model = "", int(time.time()), ""
     for index, text in enumerate(prompts):
         chat = first if index == 0 else await start(text)
         async with chat:
             echoed = not echo
             async for chunk in chat:
-                pid, created = chunk.id, chunk.created
+                pid, created, model = chunk.id, chunk.created, chunk.model
                 if not echoed:
                     echoed = True
                     yield TextCompletion(pid, created, model, (TextChoice(text, index),))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import selectors
+import subprocess
 import textwrap
 import threading
 import time
@@ -221,6 +223,18 @@ async def announced_url(proc: asyncio.subprocess.Process, timeout: float = 30) -
     ``stdout=PIPE``) prints on its first line, ``... listening on URL``."""
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+    match = re.search(r"listening on (http://\S+)", line)
+    assert match, line
+    return match.group(1)
+
+
+def announced_url_now(proc: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    """``announced_url`` for a process started with ``subprocess.Popen`` (outside an event loop)."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        assert selector.select(timeout), f"no URL announced within {timeout:g}s"
+    line = proc.stdout.readline().decode()
     match = re.search(r"listening on (http://\S+)", line)
     assert match, line
     return match.group(1)

@@ -171,8 +171,8 @@ async def text_completions(request: web.Request) -> web.StreamResponse:
     result = await state.router.atext_completion(model, prompt, **kwargs)
     if isinstance(result, TextCompletion):
         record.prediction_id = result.id
-        return web.Response(body=dumps(result), content_type="application/json")
-    return await _stream(request, result, dumps)
+        return web.Response(body=dumps(attrs.evolve(result, model=model)), content_type="application/json")
+    return await _stream(request, result, lambda piece: dumps(attrs.evolve(piece, model=model)))
 
 
 async def _stream(

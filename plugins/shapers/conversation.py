@@ -1,8 +1,9 @@
 """Where the text of a conversation goes, by the model's schema.
 
-- ``messages`` (an array input): the conversation goes there as it is, each message as
-  ``{"role", "content"}`` with its text parts joined; no prompt is rendered and neither ``prompt``
-  nor ``system_prompt`` is sent.
+- ``messages`` (an array input): the conversation goes there as it is, each message as OpenAI's
+  ``{"role", "content"}`` with its text parts joined, plus its ``name`` and, for a model that takes
+  tools, its tool calls (see ``message_fields``); no prompt is rendered and neither ``prompt`` nor
+  ``system_prompt`` is sent.
 - ``system_prompt`` / ``system_instruction`` on a model whose prompt no chat format renders (the
   ``default`` format): the system messages go there, joined by a blank line, and the rest goes to
   ``prompt`` through the default format (a lone user message exactly as written).
@@ -13,11 +14,10 @@ prompt formatter, which keeps every message, system text included.
 
 from __future__ import annotations
 
-from typing import Any
-
 from patchwire import BadRequestError, Message, ShapeCall
 from patchwire.plugins.shapers.base import Shaper, plain_text
-from patchwire.plugins.shapers.find import messages_input, system_input
+from patchwire.plugins.shapers.find import messages_input, system_input, takes_tools
+from patchwire.plugins.shapers.message_fields import native_message
 
 
 def shape_messages(call: ShapeCall) -> None:
@@ -33,9 +33,8 @@ def shape_messages(call: ShapeCall) -> None:
             param=name,
         )
     model = str(call.ref)
-    conversation: list[dict[str, Any]] = []
-    for i, message in enumerate(call.messages):
-        conversation.append({"role": message.role, "content": plain_text(message, i, model)})
+    tools = takes_tools(call.schema)
+    conversation = [native_message(m, i, model, tools=tools) for i, m in enumerate(call.messages)]
     call.inputs[name] = conversation
     call.placed = True
 

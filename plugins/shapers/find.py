@@ -17,6 +17,8 @@ from patchwire.plugins.mappers.names import MAX_TOKENS
 
 #: A conversation input: an array of ``{role, content}`` objects.
 MESSAGES = "messages"
+#: Tool definitions: a model with this input speaks OpenAI's tool calling in its messages.
+TOOLS = "tools"
 #: A system prompt input, by preference (``instructions`` is the Responses API's name for it).
 SYSTEM_INPUTS = ("system_prompt", "system_instruction", "system_message", "system", "instructions")
 #: Image inputs by preference; any other string/uri input whose name has the word ``image`` or
@@ -100,6 +102,12 @@ def messages_input(schema: InputSchema) -> str | None:
     if spec is None or spec.type not in (None, "array") or spec.item_type not in (None, "object"):
         return None
     return spec.name
+
+
+def takes_tools(schema: InputSchema) -> bool:
+    """Whether the model takes tool definitions (an array ``tools`` input)."""
+    spec = schema.inputs.get(TOOLS)
+    return spec is not None and spec.type in (None, "array")
 
 
 def system_input(schema: InputSchema) -> str | None:

@@ -49,13 +49,36 @@ CANCEL = aiohttp.ClientTimeout(total=None, sock_connect=CANCEL_BUDGET, sock_read
 _create_timeouts: dict[int, aiohttp.ClientTimeout] = {}
 
 
+#: Seconds a create may stay silent beyond the ``Prefer: wait`` it asked for before it counts as lost.
+CREATE_SILENCE_SLACK = 10.0
+
+
 def create_timeout(wait: int) -> aiohttp.ClientTimeout:
     """A create that asked for ``Prefer: wait=<wait>`` may be silent that long before it answers."""
     timeout = _create_timeouts.get(wait)
     if timeout is None:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=wait + 10.0)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=CONNECT_TIMEOUT, sock_read=wait + CREATE_SILENCE_SLACK
+        )
         _create_timeouts[wait] = timeout
     return timeout
+
+
+_timeouts_within: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
+
+
+def within_deadline(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
+    """``timeout`` for a request whose caller's deadline (enforced by a timer of its own) is
+    ``remaining`` seconds away: a read timeout that would not fire before it is dropped, since aiohttp
+    sets a timer for it twice per answer, and the deadline ends that silence anyway."""
+    if timeout.sock_read is None or timeout.sock_read < remaining:
+        return timeout
+    untimed = _timeouts_within.get(timeout)
+    if untimed is None:
+        untimed = _timeouts_within[timeout] = aiohttp.ClientTimeout(
+            total=timeout.total, sock_connect=timeout.sock_connect, sock_read=None
+        )
+    return untimed
 
 
 class Backoff:
@@ -222,6 +245,8 @@ class Api:
             error: PatchwireError
             if self.breaker is not None and (open_for := self.breaker.allow()) is not None:
                 raise self._circuit_open(url, open_for, prediction_id)
+            # Left True if the caller is cancelled mid-request: the request may have reached the server
+            # (a cut create may have made a prediction, which ``cancel.abandon`` then looks for).
             self.sending = True
             try:
                 answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
@@ -299,6 +324,7 @@ class Api:
         what: str,
         prediction_id: str | None = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        timeout: aiohttp.ClientTimeout = READ,
     ) -> dict[str, Any]:
         """GET a JSON object (``READS`` rule); a final non-2xx raises its typed error."""
         answer = await self.request(
@@ -306,6 +332,7 @@ class Api:
             url,
             rule=READS,
             what=what,
+            timeout=timeout,
             json_object=True,
             prediction_id=prediction_id,
             before_send=before_send,

@@ -1,10 +1,11 @@
 """Cancelling the prediction of a call that ends early (cancelled task, deadline, closed stream, error).
 
-``abandon()`` is shielded from the caller's own cancellation and bounded in time. A create still in flight
-is waited for briefly, since its answer names the prediction to cancel; if it does not answer within
-``CREATE_GRACE`` (a long ``Prefer: wait`` may hold it for a minute while the prediction runs), it is cut,
-and the prediction it made is looked up in the prediction list in the background and cancelled there.
-Only a call abandoned mid-create pays for that lookup.
+``abandon()`` is bounded in time, and the caller's own cancellation does not stop it: the work runs as
+a task of its own, which the caller waits for a few seconds and which goes on after it leaves. A
+prediction whose id is known is cancelled by it. A create cut on the wire (the caller was cancelled
+while it waited for the answer) leaves a prediction that may exist under an id nobody heard: it is
+looked up in the prediction list and cancelled there. Only a call abandoned mid-create pays for that
+lookup; every other call runs without a task or a timer of its own for it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("patchwire")
 
-#: How long an abandoned call waits for a create still in flight before cutting it.
-CREATE_GRACE = 1.0
 #: How long the caller of a cut create waits for its prediction to be found and cancelled.
 CUT_WAIT = 6.0
 #: How long the background lookup of a cut create's prediction may take.
@@ -38,44 +37,27 @@ async def abandon(job: PredictionJob) -> None:
     """Cancel the job's prediction unless it is finished. Safe to call more than once."""
     if job.finished:
         return
-    create = job.create_task
-    if job.prediction_id is None and (create is None or create.done()):
-        return  # nothing was made (the create failed): nothing to cancel
     creation = job.creation
     creation.abandoned = True
-    if job.prediction_id is None and create is not None and not creation.in_doubt:
-        create.cancel()  # not sent yet (waiting for the rate gate, or after a refusal): none made
-        return
+    if job.prediction_id is None:
+        if not creation.in_doubt:
+            return  # no create reached Replicate (refused, failed, or never sent): nothing to cancel
+        wait = CUT_WAIT  # a shutting-down process must not end before the lookup, nor wait long for it
+    else:
+        wait = CANCEL_BUDGET
+    job.finished = True  # one cleanup per job, however many times it is abandoned
     task = asyncio.get_running_loop().create_task(_cleanup(job))
     _background.add(task)
     task.add_done_callback(_background.discard)
-    # The caller waits for the cancel, but only briefly for a create slow to answer: that goes on
-    # in the background. asyncio.wait neither cancels the task nor lets the caller's cancel reach it.
-    if job.prediction_id is None and create is not None:
-        await asyncio.wait((create,), timeout=CREATE_GRACE)
-        if not create.done():
-            # The cleanup cuts it and looks the prediction up; the caller waits for that a few seconds
-            # (a process shutting down must not end before it), and it goes on in the background after.
-            await asyncio.wait((task,), timeout=CUT_WAIT)
-            return
-    await asyncio.wait((task,), timeout=CANCEL_BUDGET)
+    # asyncio.wait neither cancels the task nor lets the caller's cancel reach it.
+    await asyncio.wait((task,), timeout=wait)
 
 
 async def _cleanup(job: PredictionJob) -> None:
-    create = job.create_task
-    if job.prediction_id is None and create is not None and not create.done():
-        # The create is in flight: an answer soon tells us what to cancel...
-        await asyncio.wait((create,), timeout=CREATE_GRACE)
-        if not create.done():
-            # ...else cut it, and find what it made in the prediction list.
-            create.cancel()
-            await asyncio.wait((create,))
-            await _find_cut_create(job)
-    if create is not None and create.done() and not create.cancelled():
-        create.exception()  # retrieved: the caller already has its own error
-    if job.prediction_id is None or job.finished:
-        return
-    job.finished = True
+    if job.prediction_id is None:
+        await _find_cut_create(job)
+        if job.prediction_id is None or job.ended:
+            return  # it made none, or what it made has already ended
     await cancel(job)
 
 

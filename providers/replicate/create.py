@@ -22,7 +22,7 @@ import orjson
 
 from patchwire.errors import NotFoundError, ServiceUnavailableError
 
-from .api import CREATES, READ, Api, Unanswered, create_timeout
+from .api import CREATES, READ, Api, Unanswered, create_timeout, within_deadline
 from .errors import http_error
 from .links import Links
 from .recovery import Claims, find_lost_create
@@ -101,12 +101,13 @@ class Creation:
             # cancel it (the process died). Replicate's minimum is 5 s.
             "Cancel-After": f"{max(5, math.ceil(remaining) + CANCEL_AFTER_SLACK)}s",
         }
+        # A create runs under its call's deadline timer (``deadline.CallDeadline``).
         if stream or not self.prefer_wait:
-            timeout = READ
+            timeout = within_deadline(READ, remaining)
         else:
             self.wait = wait = max(1, min(self.prefer_wait, int(remaining) - 1))
             headers["Prefer"] = f"wait={wait}"
-            timeout = create_timeout(wait)
+            timeout = within_deadline(create_timeout(wait), remaining)
         while True:
             url = self.links.base + self.target.path
             try:

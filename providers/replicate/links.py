@@ -100,6 +100,17 @@ class Links:
         self.rebase_links = bool(api_base)
         self._origin = _origin(urlsplit(self.base))
 
+    @classmethod
+    def of(cls, api_base: str | None) -> Links:
+        """The ``Links`` of ``api_base``, made once per base (parsing it costs more than the lookup)."""
+        key = api_base or os.environ.get(BASE_ENV_VAR) or None
+        links = _by_base.get(key)
+        if links is None:
+            if len(_by_base) >= _MAX_BASES:  # bases come from callers: keep the memory bounded
+                _by_base.clear()
+            links = _by_base[key] = cls(key)
+        return links
+
     def follow(self, url: Any, fallback: str) -> str:
         """The URL to request for ``url`` (a link from an answer), or ``fallback`` when there is none.
 
@@ -143,3 +154,8 @@ class Links:
             "https); check that api_base points at Replicate or at a proxy you trust",
             provider="replicate",
         )
+
+
+#: ``Links.of``'s memory, by API base.
+_by_base: dict[str | None, Links] = {}
+_MAX_BASES = 256

@@ -1,8 +1,9 @@
 """One call's prediction: what is known of it (id, status, links), and following it to its end.
 
-A ``PredictionJob`` is made per call. Its create (``create.Creation``) runs as a task of its own, and the
+A ``PredictionJob`` is made per call. Its create (``create.Creation``) runs on the caller's task, and the
 prediction's id and links are recorded as soon as the create answers, so whoever abandons the call (a
-cancelled task, the deadline, an error) can still cancel the prediction (``cancel.abandon``). A running
+cancelled task, the deadline, an error) can cancel the prediction (``cancel.abandon``; a create cut on
+the wire is found in the prediction list first). A running
 prediction is followed by polling ``urls.get``, starting short (a fast model is done at once) and backing
 off; the caller's deadline bounds it.
 """
@@ -14,10 +15,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+
 from patchwire.errors import PatchwireError
 
 from . import cancel
-from .api import Api
+from .api import READ, Api, within_deadline
 from .create import Creation
 from .errors import prediction_error
 from .links import Links
@@ -39,7 +42,6 @@ class PredictionJob:
     __slots__ = (
         "api",
         "claims",
-        "create_task",
         "creation",
         "finished",
         "label",
@@ -59,7 +61,6 @@ class PredictionJob:
         self.prediction_id: str | None = None
         self.urls: Mapping[str, Any] = {}
         self.status: str | None = None
-        self.create_task: asyncio.Task[dict[str, Any]] | None = None
         #: True once nothing is left to cancel (terminal status seen, or cancel sent).
         self.finished = False
 
@@ -105,22 +106,18 @@ class PredictionJob:
         stream = self.urls.get("stream")
         return self.links.follow(stream, "") if stream else None
 
+    @property
+    def ended(self) -> bool:
+        """Whether the prediction is known to have ended (nothing left to cancel)."""
+        return self.status in TERMINAL
+
     async def create(self, *, stream: bool) -> dict[str, Any]:
-        """Create the prediction (``Prefer: wait`` unless streaming); returns its first object.
-
-        The exchange runs as its own task, so a caller cancelled meanwhile leaves it running and
-        ``abandon()`` can still learn the id and cancel the prediction.
-        """
-        task = asyncio.get_running_loop().create_task(self._create(stream))
-        self.create_task = task
-        return await asyncio.shield(task)
-
-    async def _create(self, stream: bool) -> dict[str, Any]:
+        """Create the prediction (``Prefer: wait`` unless streaming); returns its first object."""
         prediction = await self.creation.send(stream=stream)
         self.observe(prediction)
         return prediction
 
-    async def get(self) -> dict[str, Any]:
+    async def get(self, *, timeout: aiohttp.ClientTimeout = READ) -> dict[str, Any]:
         gate = self.api.gate
         prediction = await self.api.read(
             self.get_url,
@@ -128,6 +125,7 @@ class PredictionJob:
             prediction_id=self.prediction_id,
             # Polls of every call keep together within the account's read budget.
             before_send=gate.acquire_read if gate is not None else None,
+            timeout=timeout,
         )
         self.observe(prediction)
         return prediction
@@ -138,7 +136,9 @@ class PredictionJob:
         while self.observe(prediction) not in TERMINAL:
             await asyncio.sleep(interval)
             interval = min(POLL_MAX, interval * POLL_FACTOR)
-            prediction = await self.get()
+            # Polls run under the call's deadline timer (``deadline.CallDeadline``).
+            remaining = self.deadline - asyncio.get_running_loop().time()
+            prediction = await self.get(timeout=within_deadline(READ, remaining))
         return prediction
 
     def result_error(self, prediction: Mapping[str, Any]) -> PatchwireError | None:

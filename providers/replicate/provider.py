@@ -23,6 +23,7 @@ from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usag
 
 from .api import SCHEMAS, Api
 from .create import Creation
+from .deadline import CallDeadline
 from .errors import http_error
 from .files import FileUploads, needs_upload
 from .keys import resolve_key
@@ -50,6 +51,8 @@ class ReplicateProvider:
     """Serves model strings ``replicate/...``; see ``refs`` for the reference forms."""
 
     name = "replicate"
+    #: Every call ends by its deadline (``deadline.CallDeadline``): the router sets no timer of its own.
+    keeps_deadline = True
 
     def __init__(self, *, prefer_wait: int = PREFER_WAIT) -> None:
         if not 0 <= prefer_wait <= 60:
@@ -101,7 +104,7 @@ class ReplicateProvider:
         path = schema_path(ref)
         if path is None:
             return None
-        base = Links(context.api_base).base
+        base = Links.of(context.api_base).base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
         api = Api(
@@ -152,7 +155,7 @@ class ReplicateProvider:
         dicts with the key redacted: an upload per large data: URL, then the create."""
         ref = call.request.ref
         target = self._targets.get(ref) or create_target(ref)
-        base = Links(call.context.api_base).base
+        base = Links.of(call.context.api_base).base
         auth = "Bearer <redacted>"
         sent: list[dict[str, Any]] = []
         inputs = dict(call.inputs)
@@ -203,32 +206,45 @@ class ReplicateProvider:
     async def _bounded(self, call: ProviderCall, job: PredictionJob, *, stream: bool) -> dict[str, Any]:
         """Create the prediction (and, unless streaming, follow it to the end) within the deadline;
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
+        deadline = CallDeadline(job)
         try:
-            async with asyncio.timeout_at(job.deadline):
-                creation = job.creation
-                if needs_upload(creation.inputs):
-                    creation.inputs = await self._files.inline_or_upload(
-                        job.api, job.links.base, creation.inputs
-                    )
-                prediction = await job.create(stream=stream)
-                if not stream and job.status not in TERMINAL:
-                    prediction = await job.follow(prediction)
-                return prediction
-        except TimeoutError:
+            creation = job.creation
+            if needs_upload(creation.inputs):
+                creation.inputs = await self._files.inline_or_upload(job.api, job.links.base, creation.inputs)
+            prediction = await job.create(stream=stream)
+            if deadline.passed:  # the create answered in its grace, after the deadline
+                deadline.stop()
+                return await self._late(call, job, prediction, stream=stream)
+            if not stream and not job.ended:
+                prediction = await job.follow(prediction)
+            return prediction
+        except asyncio.CancelledError:
+            deadline.stop()
+            timed_out = deadline.expired()
             await job.abandon()
-            late = _succeeded_create(job)
-            if late is not None and not stream:
-                # The deadline passed while the create was on its way, and it came back done: the
-                # output exists (and is billed), so it is the answer, not a "canceled" that never was.
-                log.info(
-                    "patchwire: replicate prediction %s succeeded just after the deadline; returning it",
-                    job.prediction_id,
-                )
-                return late
-            raise self._timeout(call, job) from None
+            if timed_out:
+                raise self._timeout(call, job) from None
+            raise
         except BaseException:
+            deadline.stop()
             await job.abandon()
             raise
+        finally:
+            deadline.stop()
+
+    async def _late(
+        self, call: ProviderCall, job: PredictionJob, prediction: dict[str, Any], *, stream: bool
+    ) -> dict[str, Any]:
+        """A create that answered just after the deadline: a succeeded prediction is the answer (its
+        output exists, and is billed), not a "canceled" that never was; anything else is cancelled."""
+        if not stream and prediction.get("status") == "succeeded":
+            log.info(
+                "patchwire: replicate prediction %s succeeded just after the deadline; returning it",
+                job.prediction_id,
+            )
+            return prediction
+        await job.abandon()
+        raise self._timeout(call, job)
 
     def _job(self, call: ProviderCall) -> PredictionJob:
         context = call.context
@@ -237,7 +253,7 @@ class ReplicateProvider:
         target = self._targets.get(ref)
         if target is None:
             target = self._targets[ref] = create_target(ref)
-        links = Links(context.api_base)
+        links = Links.of(context.api_base)
         if self._pinned and target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
         gate = context.gate
@@ -373,15 +389,6 @@ def _split(maker: ChunkMaker, splitter: ReasoningSplitter, text: str) -> list[Ch
     if answer:
         chunks.append(maker.content(answer))
     return chunks
-
-
-def _succeeded_create(job: PredictionJob) -> dict[str, Any] | None:
-    """The create's answer when it came back with the prediction already succeeded."""
-    task = job.create_task
-    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
-        return None
-    prediction = task.result()
-    return prediction if prediction.get("status") == "succeeded" else None
 
 
 class _Started:

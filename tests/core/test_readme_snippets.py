@@ -11,14 +11,15 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from support import announced_url
+from support import announced_url_now
 
 from patchwire.proxy import parse_config, serve_app
 
@@ -56,25 +57,17 @@ def label(snippet: str) -> str:
     return first[:40]
 
 
-@pytest.fixture
-async def fake_replicate() -> AsyncIterator[str]:
-    """``patchwire fake-replicate --port 0 --version custom-llm-version-id``, as a user starts it."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "patchwire",
-        "fake-replicate",
-        "--port",
-        "0",
-        "--version",
-        "custom-llm-version-id",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield await announced_url(proc)
-    finally:
-        proc.terminate()
-        await proc.wait()
+@pytest.fixture(scope="module")
+def fake_replicate() -> Iterator[str]:
+    """``patchwire fake-replicate --port 0 --version custom-llm-version-id``, as a user starts it: one
+    for all the snippets (each only makes calls to it), since starting one costs about a second."""
+    command = [sys.executable, "-m", "patchwire", "fake-replicate", "--port", "0"]
+    with subprocess.Popen([*command, "--version", "custom-llm-version-id"], stdout=subprocess.PIPE) as proc:
+        try:
+            yield announced_url_now(proc)
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 @pytest.fixture
@@ -96,7 +89,7 @@ def test_the_readme_has_the_snippets_this_test_expects() -> None:
     assert any("custom-llm-version-id" in s for s in SNIPPETS)
 
 
-@pytest.mark.slow  # a fresh interpreter per snippet: about a minute in all
+@pytest.mark.slow  # a fresh interpreter per snippet: about 20 s in all
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[label(s) for s in SNIPPETS])
 async def test_readme_snippet_runs_as_pasted(
     snippet: str, fake_replicate: str, proxy: str, tmp_path: Path

@@ -18,7 +18,7 @@ from patchwire import (
     Timeout,
     UnknownOutcomeError,
 )
-from patchwire.providers.replicate import recovery
+from patchwire.providers.replicate import api, recovery
 from patchwire.providers.replicate.simulator import Faults
 
 MSGS = [{"role": "user", "content": "Hello"}]
@@ -225,6 +225,25 @@ async def test_hanging_create_ends_at_the_deadline(
         await router.acompletion(LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url, timeout=1)
     assert info.value.status_code == 408
     assert running.sim.stats.created == 0
+
+
+async def test_a_silent_create_well_before_the_deadline_is_given_up_and_sent_again(
+    start_simulator: StartSimulator, quick_router: patchwire.Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A create asking Prefer: wait=1 is given 1 s + the slack to answer; with a deadline far beyond
+    # that, its silence is not left to the deadline: proven to have made nothing, it is sent again.
+    monkeypatch.setattr(api, "CREATE_SILENCE_SLACK", 1.0)
+    monkeypatch.setattr(api, "_create_timeouts", {})
+    running = await start_simulator()
+    running.sim.inject_fault("hang", route="create")
+    started = time.monotonic()
+    response = await quick_router.acompletion(
+        LLAMA3, MSGS, api_key=TEST_KEY, api_base=running.url, timeout=60
+    )
+    assert response.choices[0].message.content
+    assert create_requests(running.sim) == 2
+    assert running.sim.stats.created == 1
+    assert time.monotonic() - started < 30  # not the call's 60 s deadline
 
 
 async def test_hanging_poll_ends_at_the_deadline_and_cancels(

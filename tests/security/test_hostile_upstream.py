@@ -9,6 +9,7 @@ memory, with no key in any message.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import math
 import re
 import time
@@ -135,6 +136,25 @@ async def test_a_declared_huge_body_is_refused_before_it_is_read(
 
     hostile.take("POST", r"/v1/models/.*/predictions", declared)
     with pytest.raises(patchwire.ResponseTooLargeError):
+        await complete(hostile.url, timeout=10)
+
+
+async def test_a_small_compressed_body_that_inflates_past_the_cap_is_a_typed_error(
+    simulator_behind: tuple[RunningSimulator, Hostile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its declared length is tiny, and the client inflates it: the cap must count what is inflated.
+    _, hostile = simulator_behind
+    monkeypatch.setattr(patchwire.http, "MAX_RESPONSE_BYTES", 1 << 20)
+    bomb = gzip.compress(b'{"id": "' + b"x" * (8 << 20) + b'"}')
+    assert len(bomb) < 64 * 1024
+
+    async def inflating(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    hostile.take("POST", r"/v1/models/.*/predictions", inflating)
+    with pytest.raises(patchwire.ResponseTooLargeError, match="MAX_RESPONSE_BYTES"):
         await complete(hostile.url, timeout=10)
 
 

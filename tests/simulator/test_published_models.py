@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
@@ -297,7 +298,7 @@ async def test_a_model_added_at_run_time_takes_the_same_shapes(
 # ---- files -----------------------------------------------------------------------------------
 
 
-async def test_upload_then_get_the_bytes_and_pass_the_url(
+async def test_upload_then_read_it_back_and_pass_the_url(
     simulator: RunningSimulator, http: aiohttp.ClientSession
 ) -> None:
     form = aiohttp.FormData()
@@ -311,8 +312,11 @@ async def test_upload_then_get_the_bytes_and_pass_the_url(
     assert set(uploaded["checksums"]) == {"sha256", "md5"} and uploaded["expires_at"] > uploaded["created_at"]
     get_url = uploaded["urls"]["get"]
     assert get_url == f"{simulator.url}/v1/files/{uploaded['id']}"
-    async with http.get(get_url) as resp:
-        assert (resp.status, resp.content_type, await resp.read()) == (200, "image/png", PNG)
+    async with http.get(get_url) as resp:  # the file object again, as on Replicate; not the bytes
+        assert (resp.status, resp.content_type, await resp.json()) == (200, "application/json", uploaded)
+    async with aiohttp.ClientSession() as anonymous:  # a signed link needs no token
+        async with anonymous.get(simulator.sim.download_url(get_url)) as resp:
+            assert (resp.status, resp.content_type, await resp.read()) == (200, "image/png", PNG)
     status, _ = await create(
         http, simulator, "anthropic/claude-4-sonnet", {"prompt": "what is it?", "image": get_url}
     )
@@ -338,6 +342,70 @@ async def test_a_file_is_readable_only_with_the_key_that_uploaded_it(
         assert resp.status == 204
     async with http.get(url) as resp:
         assert resp.status == 404
+
+
+async def test_a_download_link_works_only_as_signed_and_until_it_expires(
+    simulator: RunningSimulator, http: aiohttp.ClientSession
+) -> None:
+    assert (await upload(http, simulator.url, PNG)).status == 201
+    assert (await upload(http, simulator.url, b"other")).status == 201
+    first, second = simulator.sim.files.values()
+    link = simulator.sim.download_url(first.id)
+    path, _, query = link.partition("?")
+    params = dict(urllib.parse.parse_qsl(query))
+    assert path == f"{simulator.url}/v1/files/{first.id}/download" and params["owner"] == "simulator"
+
+    async def status_of(url: str, **changes: str) -> int:
+        async with aiohttp.ClientSession() as anonymous:
+            query = urllib.parse.urlencode({**params, **changes}) if changes else url.partition("?")[2]
+            async with anonymous.get(f"{url.partition('?')[0]}?{query}") as resp:
+                return resp.status
+
+    assert await status_of(link) == 200
+    other = f"{simulator.url}/v1/files/{second.id}/download"
+    assert await status_of(other, x="1") == 403  # another file's signature
+    assert await status_of(path, expiry=str(int(params["expiry"]) + 1)) == 403  # a longer life
+    assert await status_of(path, owner="mallory") == 403
+    assert await status_of(path, signature=params["signature"][:-2]) == 403
+    assert await status_of(path, expiry="1e9") == 400
+    async with aiohttp.ClientSession() as anonymous, anonymous.get(path) as resp:
+        assert resp.status == 400
+    assert await status_of(simulator.sim.download_url(first.id, expires_in=-1)) == 403  # expired
+    assert await status_of(f"{simulator.url}/v1/files/nosuchfile/download", x="1") == 404
+
+
+async def test_files_are_listed_newest_first_to_their_own_key_only(
+    start_simulator: StartSimulator, http: aiohttp.ClientSession
+) -> None:
+    running = await start_simulator()
+    for i in range(3):
+        assert (await upload(http, running.url, PNG, filename=f"{i}.png")).status == 201
+    async with http.get(f"{running.url}/v1/files") as resp:
+        listing = await resp.json()
+    assert [f["name"] for f in listing["results"]] == ["2.png", "1.png", "0.png"]
+    assert listing["next"] is None
+    for cursor in ("2", "x", "²", "-1", "9" * 40):  # a cursor that is not a page number is the first page
+        async with http.get(f"{running.url}/v1/files", params={"cursor": cursor}) as resp:
+            assert resp.status == 200
+            names = [f["name"] for f in (await resp.json())["results"]]
+            assert names == (["0.png"] if cursor == "2" else ["2.png", "1.png", "0.png"]), cursor
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer r8_someone-else"}) as other:
+        async with other.get(f"{running.url}/v1/files") as resp:
+            assert (await resp.json())["results"] == []
+
+
+async def test_official_client_reads_files_back(
+    simulator: RunningSimulator, replicate_client: Callable[[str], Any]
+) -> None:
+    client = replicate_client(simulator.url)
+
+    def upload_get_list() -> tuple[Any, Any, Any]:
+        file = client.files.create(io.BytesIO(PNG), filename="cat.png", content_type="image/png")
+        return file, client.files.get(file.id), client.files.list()
+
+    file, fetched, listed = await asyncio.to_thread(upload_get_list)
+    assert fetched.id == file.id and fetched.size == len(PNG) and fetched.urls == file.urls
+    assert [f.id for f in listed] == [file.id]
 
 
 async def test_bad_uploads_are_refused(start_simulator: StartSimulator, http: aiohttp.ClientSession) -> None:

@@ -25,7 +25,8 @@ What it speaks: the three create endpoints (official model, version,
 deployment) with schema validation (422 `Input validation failed`), `Prefer: wait[=N]`,
 `Cancel-After`, get/cancel/list predictions, models and versions with Cog OpenAPI schemas (the
 built-in models and every model of `models.json`, see `published.py`), the Files API
-(`POST /v1/files`, `GET`/`DELETE /v1/files/{id}`), `/v1/account`, and an SSE stream per
+(`POST`/`GET /v1/files`, `GET`/`DELETE /v1/files/{id}`, signed
+`GET /v1/files/{id}/download` links from `sim.download_url(url)`), `/v1/account`, and an SSE stream per
 prediction (`urls.stream`, `Last-Event-ID` resume). A model whose output schema is one string
 answers with one string; a reasoning model that thinks inline starts with `<think>…</think>`.
 Predictions advance on their own clock: `latency` (+ `cold_boot` for a model's first prediction)

@@ -32,7 +32,7 @@ from .catalog import (
     version_json,
 )
 from .faults import ROUTE_KINDS, FaultPlan, Faults, SimStats
-from .files import FileStore, UploadedFile
+from .files import ACCOUNT_USERNAME, FileStore, UploadedFile
 from .http import (
     RequestRecord,
     drop_connection,
@@ -136,6 +136,11 @@ class ReplicateSimulator:
     def file(self, url: str) -> UploadedFile | None:
         """The uploaded file a model input names (its `urls.get`), e.g. to check what reached a model."""
         return self.uploads.find(url)
+
+    def download_url(self, url: str, expires_in: float = 3600.0) -> str:
+        """A signed `/v1/files/{id}/download` link to the bytes of the file `url` (its `urls.get`, or
+        its id) names, good for `expires_in` seconds; it needs no token, like Replicate's."""
+        return self.uploads.download_url(url, expires_in)
 
     def add_model(
         self,
@@ -241,7 +246,9 @@ class ReplicateSimulator:
         add("GET", "/v1/deployments/{owner}/{name}", self._deployment, name="deployment")
         add("GET", "/v1/account", self._account, name="account")
         add("POST", "/v1/files", self._upload, name="files_create")
-        add("GET", "/v1/files/{id}", self._download, name="files_get")
+        add("GET", "/v1/files", self._list_files, name="files_list")
+        add("GET", "/v1/files/{id}", self._get_file, name="files_get")
+        add("GET", "/v1/files/{id}/download", self._download, name="files_download")
         add("DELETE", "/v1/files/{id}", self._delete_file, name="files_delete")
         add("GET", "/p/{id}", self._web, name="web")
         return app
@@ -276,7 +283,7 @@ class ReplicateSimulator:
             if injected is not None:
                 return injected
             request[_FAULT] = fault
-        if kind not in ("stream", "web") and self._token(request) is None:
+        if kind not in ("stream", "web") and name != "files_download" and self._token(request) is None:
             self.stats.unauthenticated += 1
             return unauthenticated()
         if self._limits is not None and kind != "web" and (throttled := self._throttled(request, kind)):
@@ -446,8 +453,16 @@ class ReplicateSimulator:
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         return await self.uploads.upload(request, self._token(request) or "", self._base(request))
 
+    async def _get_file(self, request: web.Request) -> web.StreamResponse:
+        return self.uploads.get(request.match_info["id"], self._token(request) or "")
+
+    async def _list_files(self, request: web.Request) -> web.StreamResponse:
+        owner = self._token(request) or ""
+        return self.uploads.listing(owner, request.query.get("cursor"), self._base(request))
+
     async def _download(self, request: web.Request) -> web.StreamResponse:
-        return self.uploads.download(request.match_info["id"], self._token(request) or "")
+        # A signed link, like Replicate's: the signature stands in for the token.
+        return self.uploads.download(request.match_info["id"], request.query)
 
     async def _delete_file(self, request: web.Request) -> web.StreamResponse:
         return self.uploads.delete(request.match_info["id"], self._token(request) or "")
@@ -574,7 +589,7 @@ class ReplicateSimulator:
 
     async def _account(self, request: web.Request) -> web.StreamResponse:
         return json_response(
-            {"type": "user", "username": "simulator", "name": "Replicate Simulator", "github_url": None}
+            {"type": "user", "username": ACCOUNT_USERNAME, "name": "Replicate Simulator", "github_url": None}
         )
 
     async def _web(self, request: web.Request) -> web.StreamResponse:
