@@ -79,7 +79,8 @@ class Pace:
             return None
         if self.measured:
             return rate * (1.0 + GROWTH * age)
-        return rate * 2.0 ** (age / GUESS_DOUBLING)
+        doubled: float = 2.0 ** (age / GUESS_DOUBLING)
+        return rate * doubled
 
     def sent(self, now: float) -> None:
         """Count a request sent at ``now`` without asking the schedule (the budget is unpaced)."""
