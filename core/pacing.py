@@ -5,14 +5,15 @@ A budget (creates, or reads) is not paced until it meets a 429 that asks for a w
 of the budget keeps to one schedule at the rate the account lets through. A refusal means the account's
 allowance was used up when the refused request arrived, so between two refusals the account let
 through exactly what it refills in that time: the requests accepted between them, over the time between
-them, is the account's rate; such a pace grows by 1% a second, so it finds a higher limit (and with it
-the next 429). At the first refusal there is no earlier one to measure from, and the pace is a guess:
-the rate let through over the last ``WINDOW`` seconds (too high while that includes a burst), and at
-least one request per wait the 429 asked for (too low for an account refilling faster than that). A
-guess doubles every ``GUESS_DOUBLING`` seconds, so a low one does not hold a router back for long, and
-the next refusal measures the rate. ``MEMORY`` seconds without a refusal and the budget is unpaced
-again: full speed, the provider's bursts included. A 429 that asks for no wait (``Retry-After: 0``)
-teaches nothing: it is not a limit that pacing would help.
+them, is the account's rate. Such a pace grows by 0.5% a second, so it finds a higher limit (and with it
+the next 429, about one every 20 s while demand stays above the limit). At the first refusal there is
+no earlier one to measure from, and the pace is a guess: the rate let through over the last ``WINDOW``
+seconds (too high while that includes a burst), and at least one request per wait the 429 asked for
+(too low for an account refilling faster than that). A guess doubles every ``GUESS_DOUBLING`` seconds,
+so a low one does not hold a router back for long, and the next refusal measures the rate. ``MEMORY``
+seconds without a refusal and the budget is unpaced again: full speed, the provider's bursts included.
+A 429 that asks for no wait (``Retry-After: 0``) teaches nothing: it is not a limit that pacing would
+help.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import collections
 #: Seconds over which the allowed rate is measured at each refusal.
 WINDOW = 10.0
 #: Growth of a measured pace per second since the last refusal.
-GROWTH = 0.01
+GROWTH = 0.005
 #: Seconds in which a guessed pace (nothing to measure between refusals yet) doubles.
 GUESS_DOUBLING = 1.0
 #: Seconds without a refusal after which the pace is dropped (full speed again).
@@ -33,7 +34,7 @@ FLOOR = 1.0 / 60.0
 #: two of the account's allowance either way is too large a share)...
 MIN_SPAN = 1.0
 #: ...and at most this many (an older one may predate a change of limit).
-MAX_SPAN = 30.0
+MAX_SPAN = 60.0
 
 
 class Pace:
