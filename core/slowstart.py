@@ -16,6 +16,8 @@ most ``window`` creates are unconfirmed at once:
   wait), a gentle probe for a limit above the first guess.
 - ``confirm_after`` starts at ``FIRST_CONFIRM`` and is then twice the quickest answer or refusal
   seen lately (a refusal comes back at least as fast as an answer), never more than the first guess.
+  Until the first answer or refusal, the window's creates are spread evenly over ``confirm_after``
+  instead of sent together, so the creates that cross a limit nobody knew are one, not a window.
 
 With slow answers and nothing learned yet, creates start at ``FIRST_WINDOW / FIRST_CONFIRM`` a second:
 10 a second, Replicate's documented 600 creates a minute. A limit given up front
@@ -42,7 +44,17 @@ IDLE = 60.0
 class SlowStart:
     """The unconfirmed creates of one gate (see the module docstring). Times are ``time.monotonic()``."""
 
-    __slots__ = ("_last", "_pending", "_quickest", "_quickest_at", "confirm_after", "waiting", "window")
+    __slots__ = (
+        "_last",
+        "_next",
+        "_pending",
+        "_quickest",
+        "_quickest_at",
+        "_spread",
+        "confirm_after",
+        "waiting",
+        "window",
+    )
 
     def __init__(self) -> None:
         self.window = FIRST_WINDOW
@@ -54,6 +66,11 @@ class SlowStart:
         self._quickest = math.inf
         self._quickest_at = 0.0
         self._last = -math.inf
+        #: Until an answer or a refusal shows how quick the server is, the window's creates are spread
+        #: over ``confirm_after`` rather than sent at once (when a limit is crossed, one is refused, not
+        #: a window's worth); ``_next`` is when the next may go.
+        self._spread = True
+        self._next = 0.0
 
     def take(self, now: float) -> float:
         """0.0 if a create may go now (it is counted as unconfirmed), else the seconds until the oldest
@@ -66,6 +83,10 @@ class SlowStart:
             self.window = FIRST_WINDOW
         self._last = now
         if len(pending) < self.window:
+            if self._spread:
+                if now < self._next:
+                    return self._next - now
+                self._next = now + self.confirm_after / self.window
             pending.append(now)
             return 0.0
         return pending[0] - horizon
@@ -115,4 +136,5 @@ class SlowStart:
         """The quickest answer lately took ``seconds``: a refusal would come back within twice that."""
         self._quickest = seconds
         self._quickest_at = now
+        self._spread = False
         self.confirm_after = min(FIRST_CONFIRM, max(MIN_CONFIRM, 2.0 * seconds))

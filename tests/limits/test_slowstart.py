@@ -16,6 +16,7 @@ def fill(slow: SlowStart, now: float) -> int:
 
 def rounds(slow: SlowStart, now: float, n: int, answer: float = 0.05) -> float:
     """``n`` round trips of a crowd larger than the window: every place used, answered in ``answer``."""
+    quick(slow, now - 1.0, answer)
     for _ in range(n):
         taken = fill(slow, now)
         now += answer
@@ -24,12 +25,24 @@ def rounds(slow: SlowStart, now: float, n: int, answer: float = 0.05) -> float:
     return now
 
 
-def test_at_first_only_the_first_window_goes_until_a_refusal_could_have_come_back() -> None:
+def test_at_first_the_window_is_spread_over_the_time_a_refusal_could_take() -> None:
+    # Nothing has shown how quick the server is: 10 creates a second, one every 0.1 s, so the create
+    # that crosses a limit nobody knew is refused alone, before the next one goes.
     slow = SlowStart()
-    assert fill(slow, 100.0) == FIRST_WINDOW
-    assert slow.take(100.0) == FIRST_CONFIRM  # the next waits until the first ones are confirmed
-    assert slow.take(100.0 + FIRST_CONFIRM) == 0.0  # by time: nothing refused them
-    assert slow.window == FIRST_WINDOW + 1  # time alone: one more a round, not double
+    step = FIRST_CONFIRM / FIRST_WINDOW
+    for i in range(int(FIRST_WINDOW)):
+        assert slow.take(100.0 + i * step) == 0.0
+        assert 0.0 < slow.take(100.0 + i * step) <= step
+    assert slow.take(100.0 + FIRST_CONFIRM - 0.01) > 0.0  # the window is full
+    slow.waiting = 1  # (the gate counts the creates that wait)
+    assert slow.take(100.0 + FIRST_CONFIRM) == 0.0  # the first was confirmed by time: nothing refused it
+    assert slow.window == FIRST_WINDOW + 0.1  # time alone: one more a round while creates wait, not double
+
+
+def quick(slow: SlowStart, now: float, answer: float = 0.05) -> None:
+    """One create answered in ``answer``: the server's speed is known, nothing is spread any more."""
+    assert slow.take(now) == 0.0
+    slow.answered(answer, now + answer)
 
 
 def test_quick_answers_free_places_and_grow_the_window_while_creates_wait() -> None:
@@ -42,6 +55,7 @@ def test_quick_answers_free_places_and_grow_the_window_while_creates_wait() -> N
 def test_a_window_nobody_waits_for_does_not_grow_and_a_crowd_through_doubles_it() -> None:
     slow = SlowStart()
     now = 100.0
+    quick(slow, now - 1.0)
     for _ in range(100):  # one create at a time
         assert slow.take(now) == 0.0
         now += 0.05
