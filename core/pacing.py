@@ -8,9 +8,10 @@ through exactly what it refills in that time: the requests accepted between them
 them, is the account's rate. Such a pace grows by 0.5% a second, so it finds a higher limit (and with it
 the next 429, about one every 20 s while demand stays above the limit). At the first refusal there is
 no earlier one to measure from, and the pace is a guess: the rate let through over the last ``WINDOW``
-seconds (too high while that includes a burst), and at least one request per wait the 429 asked for
-(too low for an account refilling faster than that). A guess doubles every ``GUESS_DOUBLING`` seconds,
-so a low one does not hold a router back for long, and the next refusal measures the rate. ``MEMORY``
+seconds (too high while that includes a burst, which the next refusal corrects), and at least one
+request per wait the 429 asked for. When only that lower bound stands (a lone 429 after a request or
+two) the pace doubles every wait (every ``GUESS_DOUBLING`` seconds at least), so it does not hold a
+router to one create a second for long, until the next refusal measures the rate. ``MEMORY``
 seconds without a refusal and the budget is unpaced again: full speed, the provider's bursts included.
 A 429 that asks for no wait (``Retry-After: 0``) teaches nothing: it is not a limit that pacing would
 help.
@@ -42,12 +43,13 @@ class Pace:
 
     __slots__ = (
         "_count",
+        "_doubling",
         "_marks",
         "_next",
         "_refused",
         "_refused_count",
         "_sent",
-        "measured",
+        "low_guess",
         "rate",
         "start",
     )
@@ -55,8 +57,10 @@ class Pace:
     def __init__(self) -> None:
         #: Requests a second the account allowed, as last measured; None while unpaced.
         self.rate: float | None = None
-        #: True when ``rate`` was measured between two refusals; False when it is a first guess.
-        self.measured = False
+        #: True when ``rate`` is only the lower bound a lone 429's wait gives (it then doubles every
+        #: ``_doubling`` seconds until a refusal measures the rate).
+        self.low_guess = False
+        self._doubling = GUESS_DOUBLING
         #: When the latest refusal that set the pace came.
         self.start = 0.0
         #: Send times within the window, and the send times of the refused ones.
@@ -78,9 +82,9 @@ class Pace:
         if age > MEMORY:
             self.rate = None
             return None
-        if self.measured:
+        if not self.low_guess:
             return rate * (1.0 + GROWTH * age)
-        doubled: float = 2.0 ** (age / GUESS_DOUBLING)
+        doubled: float = 2.0 ** (age / self._doubling)
         return rate * doubled
 
     def sent(self, now: float) -> None:
@@ -114,18 +118,22 @@ class Pace:
         self._marks.append(mark)
         if wait <= 0:
             return
-        self.measured = between is not None
+        # The wait asked for is the time until the account allows one more request, so the pace is at
+        # least one per wait: a lone 429 after a few requests measures next to nothing and must not
+        # slow every later call to the floor.
+        least = 1.0 / wait
+        self.low_guess = False
         if between is None:
             sent = self._sent
             while sent and sent[0] < horizon:
                 sent.popleft()
             since = sent[0] if sent else now
-            span = max(now - since, 1.0)
+            # (Over no less than the wait: two requests a moment apart, one refused, are not a rate.)
+            span = max(now - since, 1.0, wait)
             between = max(0, len(sent) - len(refused)) / span
-        # The wait asked for is the time until the account allows one more request, so the pace is at
-        # least one per wait: a lone 429 after a few requests measures next to nothing and must not
-        # slow every later call to the floor.
-        self.rate = max(FLOOR, between, 1.0 / wait)
+            self.low_guess = between < least
+            self._doubling = max(GUESS_DOUBLING, wait)
+        self.rate = max(FLOOR, between, least)
         self.start = now
         self._next = max(self._next, now)
 

@@ -48,17 +48,28 @@ def test_refusals_less_than_a_second_apart_do_not_measure_a_rate() -> None:
     assert first is not None and pace.rate is not None and pace.rate >= first * 0.9
 
 
-def test_a_guessed_pace_doubles_every_second_until_a_refusal_measures_it() -> None:
+def test_a_lone_429s_lower_bound_doubles_every_wait_until_a_refusal_measures_the_rate() -> None:
     # A lone 429 asking for 1 s after a request or two says little: one a second is only a lower bound
     # of the account's rate (Replicate rounds waits up to whole seconds), so it must not hold a router
     # back to that for long; a pace measured between two refusals grows by 0.5% a second only.
     pace = Pace()
     pace.delay(100.0)
     pace.refused(sent_at=100.0, now=100.0, wait=1.0)
-    assert not pace.measured and pace.current(100.0) == 1.0
+    assert pace.low_guess and pace.current(100.0) == 1.0
     assert pace.current(103.0) == 8.0
     for i in range(1, 21):
         pace.sent(100.0 + i * 0.25)
     pace.refused(sent_at=105.0, now=105.0, wait=1.0)
-    assert pace.measured and pace.rate is not None
+    assert not pace.low_guess and pace.rate is not None
     assert pace.current(108.0) == pace.rate * 1.015
+
+
+def test_a_low_credit_refusal_paces_at_one_per_wait_and_does_not_grow_fast() -> None:
+    # 6 a minute with a burst of 1: the second of two creates a moment apart is refused, asking for
+    # 10 s: one every 10 s is the account's rate, not a lower bound to double.
+    pace = Pace()
+    pace.delay(100.0)
+    pace.delay(100.1)
+    pace.refused(sent_at=100.1, now=100.11, wait=10.0)
+    assert pace.rate == 0.1 and not pace.low_guess
+    assert pace.current(110.0) is not None and pace.current(110.0) < 0.11
