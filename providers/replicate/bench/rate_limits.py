@@ -97,7 +97,10 @@ async def run(config: RateLimitsBench, side: str = "patchwire") -> dict[str, Any
 
         async def note_start() -> None:
             # The first seconds hold what no client can avoid without knowing the limit up front: the
-            # first crowd of creates beyond the burst. The steady share of 429s is counted after them.
+            # first crowd of creates beyond the burst. The steady share of 429s is counted after them,
+            # from the first request (a worker process takes seconds to start).
+            while not sim.stats.requests_total:
+                await asyncio.sleep(0.05)
             await asyncio.sleep(STEADY_AFTER)
             early.extend((sim.stats.rate_limited, sim.stats.requests_total))
 
