@@ -5,8 +5,9 @@ A budget (creates, or reads) is not paced until it meets a 429 that asks for a w
 of the budget keeps to one schedule at the rate the account lets through. A refusal means the account's
 allowance was used up when the refused request arrived, so between two refusals the account let
 through exactly what it refills in that time: the requests accepted between them, over the time between
-them, is the account's rate. Such a pace grows by 0.5% a second, so it finds a higher limit (and with it
-the next 429, about one every 20 s while demand stays above the limit). At the first refusal there is
+them, is the account's rate. Such a pace grows by 0.5% a second once ``QUIET`` requests' time has
+passed, so it finds a higher limit (and with it the next 429, about one every 20 s while demand stays
+above the limit). At the first refusal there is
 no earlier one to measure from, and the pace is a guess: the rate let through over the last ``WINDOW``
 seconds (too high while that includes a burst, which the next refusal corrects), and at least one
 request per wait the 429 asked for. When only that lower bound stands (a lone 429 after a request or
@@ -25,6 +26,8 @@ import collections
 WINDOW = 10.0
 #: Growth of a measured pace per second since the last refusal.
 GROWTH = 0.005
+#: Requests, at the measured pace, before it starts growing (see ``Pace.current``).
+QUIET = 10.0
 #: Seconds in which a guessed pace (nothing to measure between refusals yet) doubles.
 GUESS_DOUBLING = 1.0
 #: Seconds without a refusal after which the pace is dropped (full speed again).
@@ -79,11 +82,15 @@ class Pace:
         if rate is None:
             return None
         age = now - self.start
-        if age > MEMORY:
+        # A slow account (a few requests a minute, a burst of one) refuses the first request sent
+        # early at all: the pace keeps to the measured rate for ``QUIET`` requests' time before it
+        # grows, and is kept at least twice that long.
+        quiet = QUIET / rate
+        if age > MEMORY and age > 2.0 * quiet:
             self.rate = None
             return None
         if not self.low_guess:
-            return rate * (1.0 + GROWTH * age)
+            return rate * (1.0 + GROWTH * (age - quiet)) if quiet < age else rate
         doubled: float = 2.0 ** (age / self._doubling)
         return rate * doubled
 
@@ -123,7 +130,9 @@ class Pace:
         # slow every later call to the floor.
         least = 1.0 / wait
         self.low_guess = False
-        if between is None:
+        if between is not None:  # measured: the wait says only when the next token comes
+            least = FLOOR
+        else:
             sent = self._sent
             while sent and sent[0] < horizon:
                 sent.popleft()

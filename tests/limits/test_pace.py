@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from patchwire.pacing import FLOOR, Pace
 
 
@@ -61,7 +63,10 @@ def test_a_lone_429s_lower_bound_doubles_every_wait_until_a_refusal_measures_the
         pace.sent(100.0 + i * 0.25)
     pace.refused(sent_at=105.0, now=105.0, wait=1.0)
     assert not pace.low_guess and pace.rate is not None
-    assert pace.current(108.0) == pace.rate * 1.015
+    assert pace.rate == 19 / 5  # let through in the 5 s between the refusals
+    quiet = 10 / pace.rate  # ten requests' time at the measured rate, then it grows
+    assert pace.current(105.0 + quiet - 0.01) == pace.rate
+    assert pace.current(107.0 + quiet) == pytest.approx(pace.rate * 1.01)
 
 
 def test_a_low_credit_refusal_paces_at_one_per_wait_and_does_not_grow_fast() -> None:
@@ -73,3 +78,17 @@ def test_a_low_credit_refusal_paces_at_one_per_wait_and_does_not_grow_fast() -> 
     pace.refused(sent_at=100.1, now=100.11, wait=10.0)
     assert pace.rate == 0.1 and not pace.low_guess
     assert pace.current(110.0) is not None and pace.current(110.0) < 0.11
+
+
+def test_a_measured_slow_pace_is_kept_even_when_a_429_asks_for_a_short_wait() -> None:
+    # One create every 10 s: a 429 that comes when the next one is nearly due asks for 1 s; that is
+    # when the next token comes, not a rate of one a second.
+    pace = Pace()
+    pace.delay(100.0)
+    pace.refused(sent_at=100.0, now=100.0, wait=10.0)
+    for i in range(1, 5):
+        pace.sent(100.0 + i * 10.0)
+    pace.sent(149.0)
+    pace.refused(sent_at=149.0, now=149.0, wait=1.0)
+    assert pace.rate is not None and 0.08 <= pace.rate <= 0.1
+    assert pace.current(200.0) == pace.rate  # no growth within ten requests' time: it would be refused
