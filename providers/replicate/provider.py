@@ -206,7 +206,7 @@ class ReplicateProvider:
     async def _bounded(self, call: ProviderCall, job: PredictionJob, *, stream: bool) -> dict[str, Any]:
         """Create the prediction (and, unless streaming, follow it to the end) within the deadline;
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
-        deadline = CallDeadline(job)
+        deadline = CallDeadline(job, stream=stream)
         try:
             creation = job.creation
             if needs_upload(creation.inputs):
