@@ -137,6 +137,26 @@ async def test_cancel_unanswered_while_the_caller_waits_is_sent_again_after_it_l
     assert [p.status() for p in sim.predictions.values()] == ["canceled"]
 
 
+async def test_closing_the_router_lets_a_cancel_still_being_retried_finish(
+    start_simulator: StartSimulator,
+) -> None:
+    # The caller left while its cancel went unanswered, and the program closes its router at once:
+    # closing the session under the retried cancel would leave the prediction running (and billed).
+    running = await start_simulator(**SLOW)
+    sim = running.sim
+    router = patchwire.Router(provider_options=options_for("poll"))
+    task = asyncio.ensure_future(consume(router, running.url, "poll", 0))
+    assert await wait_until(lambda: sim.stats.created == 1, timeout=5)
+    sim.inject_fault("hang", route="cancel")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sim.stats.canceled == 0  # the caller gave up waiting for its cancel
+    await router.aclose()
+    assert sim.stats.canceled == 1
+    assert [p.status() for p in sim.predictions.values()] == ["canceled"]
+
+
 # -- through the proxy ---------------------------------------------------------------------------
 
 
