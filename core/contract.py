@@ -42,6 +42,7 @@ OPTIONAL_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("keeps_deadline", "bool"),
         ("with_options", "callable"),
         ("preview", "callable"),
+        ("drain", "callable"),
     ),
     "formatter": (("uses_model_template", "bool"),),
     "mapper": (("providers", "names"),),

@@ -89,6 +89,11 @@ class SessionPool:
         self._sessions[loop] = (session, closer)
         return session
 
+    def has_session(self) -> bool:
+        """Whether the running loop has an open session."""
+        entry = self._sessions.get(asyncio.get_running_loop())
+        return entry is not None and not entry[0].closed
+
     async def close(self) -> None:
         """Close the running loop's session now (``Router.aclose``)."""
         loop = asyncio.get_running_loop()

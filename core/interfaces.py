@@ -107,6 +107,12 @@ class ProviderExtras(Protocol):
         ``TypeError`` for an unknown keyword) for an option or value it does not take."""
         ...
 
+    async def drain(self) -> None:
+        """Finish (in bounded time) the work this provider still does in the background on the running
+        loop, such as cancelling the predictions of calls that ended: ``Router.aclose()`` awaits it
+        before it closes the HTTP session that work uses. Default when absent: nothing to wait for."""
+        ...
+
     def preview(self, call: ProviderCall) -> list[dict[str, Any]]:
         """The requests ``complete`` would send first, as ``{method, url, headers, body}`` dicts with
         the key redacted, sending nothing (``patchwire inspect`` shows them). Default when absent:
@@ -249,7 +255,13 @@ class MapperExtras(Protocol):
 
 #: The optional attributes by kind of object, with the default the core uses when one is absent.
 OPTIONAL: Mapping[str, Mapping[str, Any]] = {
-    "provider": {"wants_prompt": True, "keeps_deadline": False, "with_options": None, "preview": None},
+    "provider": {
+        "wants_prompt": True,
+        "keeps_deadline": False,
+        "with_options": None,
+        "preview": None,
+        "drain": None,
+    },
     "formatter": {"uses_model_template": False},
     "mapper": {"providers": ()},
     "shaper": {"providers": ()},
@@ -281,6 +293,12 @@ def serves(mapper: ParamMapper | InputShaper, provider_name: str) -> bool:
 def provider_preview(provider: Provider) -> Callable[[ProviderCall], list[dict[str, Any]]] | None:
     """``provider.preview``, or None when the provider cannot show its requests."""
     method: Callable[[ProviderCall], list[dict[str, Any]]] | None = getattr(provider, "preview", None)
+    return method
+
+
+def provider_drain(provider: Provider) -> Callable[[], Awaitable[None]] | None:
+    """``provider.drain``, or None when the provider does no work in the background."""
+    method: Callable[[], Awaitable[None]] | None = getattr(provider, "drain", None)
     return method
 
 

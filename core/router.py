@@ -32,7 +32,7 @@ from patchwire.fallbacks import Candidate, counts_against, falls_back, in_order
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, Provider, ProviderCall, ProviderContext
+from patchwire.interfaces import CallResult, Provider, ProviderCall, ProviderContext, provider_drain
 from patchwire.manager import Plugins, get_plugins
 from patchwire.mock import mock_result
 from patchwire.options import NO_OPTIONS, CallOptions, check_fallbacks, check_num_retries, take_call_options
@@ -375,7 +375,14 @@ class Router:
         return dict(self._current_providers())
 
     async def aclose(self) -> None:
-        """Close this loop's HTTP session now (it is also closed when the loop ends)."""
+        """Close this loop's HTTP session now (it is also closed when the loop ends), once each
+        provider's background work on it is done (``ProviderExtras.drain``, bounded by the provider):
+        a call that ended may still be cancelling its prediction."""
+        if self._sessions.has_session():
+            for provider in self._current_providers().values():
+                drain = provider_drain(provider)
+                if drain is not None:
+                    await drain()
         await self._sessions.close()
 
     async def __aenter__(self) -> Router:

@@ -34,4 +34,4 @@ def map_aliases(call: MapCall) -> None:
             call.inputs[target] = value
 
 
-ALIASES = Mapper(name="token_aliases", order=200, apply=map_aliases, providers=REPLICATE)
+ALIASES = Mapper(name="token_aliases", order=200, map=map_aliases, providers=REPLICATE)

@@ -17,9 +17,7 @@ REPLICATE = ("replicate",)
 class Mapper:
     name: str
     order: int
-    apply: Callable[[MapCall], None] = attrs.field(repr=False)
+    #: The map function itself, called as ``mapper.map(call)`` (no method between: it runs per call).
+    map: Callable[[MapCall], None] = attrs.field(repr=False)
     #: The providers whose calls it maps (``patchwire.interfaces.MapperExtras``); () = every provider.
     providers: tuple[str, ...] = ()
-
-    def map(self, call: MapCall) -> None:
-        self.apply(call)

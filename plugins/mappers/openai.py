@@ -126,7 +126,7 @@ def map_openai(call: MapCall) -> None:
             call.inputs[name] = call.params.pop(name)
 
 
-OPENAI = Mapper(name="openai", order=100, apply=map_openai, providers=REPLICATE)
+OPENAI = Mapper(name="openai", order=100, map=map_openai, providers=REPLICATE)
 
 
 @patchwire.hookimpl

@@ -33,4 +33,4 @@ def map_prompt_template(call: MapCall) -> None:
         call.inputs["prompt_template"] = PASS_THROUGH
 
 
-PROMPT_TEMPLATE = Mapper(name="prompt_template", order=300, apply=map_prompt_template, providers=REPLICATE)
+PROMPT_TEMPLATE = Mapper(name="prompt_template", order=300, map=map_prompt_template, providers=REPLICATE)

@@ -154,4 +154,4 @@ def _within_output(call: MapCall, schema: InputSchema, budget: InputSpec, value:
     return limit - 1
 
 
-REASONING = Mapper(name="reasoning", order=150, apply=map_reasoning, providers=REPLICATE)
+REASONING = Mapper(name="reasoning", order=150, map=map_reasoning, providers=REPLICATE)

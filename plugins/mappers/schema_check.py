@@ -28,7 +28,7 @@ _TYPES: dict[str, tuple[str, Any]] = {
 }
 
 
-def check_value(model: str, spec: InputSpec, value: Any) -> None:
+def check_value(model: object, spec: InputSpec, value: Any) -> None:
     name = spec.name
     kind = _TYPES.get(spec.type or "")
     if kind is not None and not kind[1](value):
@@ -58,7 +58,7 @@ def map_schema_check(call: MapCall) -> None:
     schema = call.schema
     if schema is None:
         return
-    model = str(call.ref)
+    model = call.ref  # formatted into a message only when one is needed
     for source in (call.inputs, call.params):
         for name in list(source):
             spec = schema.inputs.get(name)
@@ -85,4 +85,4 @@ def map_schema_check(call: MapCall) -> None:
         )
 
 
-SCHEMA_CHECK = Mapper(name="schema_check", order=1000, apply=map_schema_check)
+SCHEMA_CHECK = Mapper(name="schema_check", order=1000, map=map_schema_check)

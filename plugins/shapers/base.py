@@ -17,12 +17,10 @@ REPLICATE = ("replicate",)
 class Shaper:
     name: str
     order: int
-    apply: Callable[[ShapeCall], None] = attrs.field(repr=False)
+    #: The shape function itself, called as ``shaper.shape(call)`` (no method between: it runs per call).
+    shape: Callable[[ShapeCall], None] = attrs.field(repr=False)
     #: The providers whose calls it shapes; () = every provider.
     providers: tuple[str, ...] = REPLICATE
-
-    def shape(self, call: ShapeCall) -> None:
-        self.apply(call)
 
 
 def plain_text(message: Message, index: int, model: str) -> str:

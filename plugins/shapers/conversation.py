@@ -72,5 +72,5 @@ def shape_system_prompt(call: ShapeCall) -> None:
     call.placed = True
 
 
-MESSAGES = Shaper(name="messages", order=200, apply=shape_messages)
-SYSTEM_PROMPT = Shaper(name="system_prompt", order=300, apply=shape_system_prompt)
+MESSAGES = Shaper(name="messages", order=200, shape=shape_messages)
+SYSTEM_PROMPT = Shaper(name="system_prompt", order=300, shape=shape_system_prompt)

@@ -63,7 +63,7 @@ def _accepted(schema_names: tuple[str, ...]) -> str:
 
 def shape_images(call: ShapeCall) -> None:
     urls, rest = collect_images(call.messages)
-    model = str(call.ref)
+    model = call.ref  # formatted into a message only when one is needed
     schema = call.schema
     if schema is None:
         if urls:
@@ -105,7 +105,7 @@ def shape_images(call: ShapeCall) -> None:
     call.messages = rest
 
 
-def _check_count(model: str, found: ImageInput, count: int) -> None:
+def _check_count(model: object, found: ImageInput, count: int) -> None:
     if found.limit is not None and count > found.limit:
         raise BadRequestError(
             f"{model} takes {found.describe()}, and this conversation has {count}; send at most "
@@ -114,4 +114,4 @@ def _check_count(model: str, found: ImageInput, count: int) -> None:
         )
 
 
-IMAGES = Shaper(name="images", order=100, apply=shape_images)
+IMAGES = Shaper(name="images", order=100, shape=shape_images)

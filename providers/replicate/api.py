@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import attrs
@@ -64,21 +64,35 @@ def create_timeout(wait: int) -> aiohttp.ClientTimeout:
     return timeout
 
 
-_timeouts_within: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
+_untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
+
+
+def without_read_timeout(timeout: aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+    """``timeout`` with no read timeout: for a request whose silence a timer of the caller's ends
+    (aiohttp arms a timer for a read timeout twice per answer)."""
+    untimed = _untimed.get(timeout)
+    if untimed is None:
+        untimed = _untimed[timeout] = aiohttp.ClientTimeout(
+            total=timeout.total, sock_connect=timeout.sock_connect, sock_read=None
+        )
+    return untimed
 
 
 def within_deadline(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
     """``timeout`` for a request whose caller's deadline (enforced by a timer of its own) is
-    ``remaining`` seconds away: a read timeout that would not fire before it is dropped, since aiohttp
-    sets a timer for it twice per answer, and the deadline ends that silence anyway."""
+    ``remaining`` seconds away: a read timeout that would not fire before it is dropped."""
     if timeout.sock_read is None or timeout.sock_read < remaining:
         return timeout
-    untimed = _timeouts_within.get(timeout)
-    if untimed is None:
-        untimed = _timeouts_within[timeout] = aiohttp.ClientTimeout(
-            total=timeout.total, sock_connect=timeout.sock_connect, sock_read=None
-        )
-    return untimed
+    return without_read_timeout(timeout)
+
+
+class Watchdog(Protocol):
+    """Cancels a request that stays silent too long (``deadline.CallDeadline``)."""
+
+    def took_silence(self) -> float | None:
+        """On a ``CancelledError``: the silence in seconds when the cancel was the watchdog's (it is
+        then taken back), else None."""
+        ...
 
 
 class Backoff:
@@ -171,7 +185,7 @@ class Unanswered(Exception):
 class Api:
     """Requests to Replicate on behalf of one call: its session, key, deadline and rate gate."""
 
-    __slots__ = ("auth", "breaker", "deadline", "gate", "label", "retries", "sending", "session")
+    __slots__ = ("auth", "breaker", "deadline", "gate", "label", "retries", "sending", "session", "watchdog")
 
     def __init__(
         self,
@@ -196,6 +210,8 @@ class Api:
         self.label = label
         #: True while a request is on the wire (the server may be acting on it).
         self.sending = False
+        #: Ends a request silent too long by cancelling the task (it then counts as lost).
+        self.watchdog: Watchdog | None = None
 
     def __repr__(self) -> str:
         return f"Api({self.label!r})"  # never the key
@@ -207,6 +223,7 @@ class Api:
         other.retries, other.breaker = self.retries, self.breaker
         other.deadline = deadline
         other.sending = False
+        other.watchdog = None
         return other
 
     async def request(
@@ -250,14 +267,23 @@ class Api:
             self.sending = True
             try:
                 answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
+            except asyncio.CancelledError:
+                silence = self.watchdog.took_silence() if self.watchdog is not None else None
+                if silence is None:
+                    raise
+                failure: TransportError | None = Lost(f"no answer within {silence:g}s")
             except TransportError as exc:
+                failure = exc
+            else:
+                failure = None
+            if failure is not None:
                 self.sending = False
-                if self.breaker is not None and isinstance(exc, NotSent) and exc.refused:
+                if self.breaker is not None and isinstance(failure, NotSent) and failure.refused:
                     self.breaker.failed()
-                log.debug("patchwire: replicate %s %s failed: %s", method, url, exc.reason)
-                if isinstance(exc, Lost) and not rule.resend_lost:
-                    raise Unanswered(exc.reason) from None
-                error = self._transport_error(exc, url, what, prediction_id)
+                log.debug("patchwire: replicate %s %s failed: %s", method, url, failure.reason)
+                if isinstance(failure, Lost) and not rule.resend_lost:
+                    raise Unanswered(failure.reason) from None
+                error = self._transport_error(failure, url, what, prediction_id)
             else:
                 self.sending = False
                 if self.breaker is not None:

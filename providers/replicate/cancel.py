@@ -144,3 +144,13 @@ CANCEL_PAUSE_MAX = 10.0
 
 #: Cleanup tasks still running after their caller left: referenced so they are not collected.
 _background: set[asyncio.Task[None]] = set()
+
+
+async def drain(timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for this loop's cleanups still running (a cancel being retried,
+    a cut create being looked up): the router calls this before it closes its HTTP session, which
+    would end them with the prediction still running."""
+    loop = asyncio.get_running_loop()
+    running = [task for task in _background if task.get_loop() is loop and not task.done()]
+    if running:
+        await asyncio.wait(running, timeout=timeout)

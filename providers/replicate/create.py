@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import aiohttp
 import orjson
 
 from patchwire.errors import NotFoundError, ServiceUnavailableError
 
-from .api import CREATES, READ, Api, Unanswered, create_timeout, within_deadline
+from .api import CREATES, READ, READ_TIMEOUT, Api, Unanswered, create_timeout, without_read_timeout
 from .errors import http_error
 from .links import Links
 from .recovery import Claims, find_lost_create
@@ -44,10 +45,13 @@ class Creation:
         "claims",
         "inputs",
         "links",
+        "on_wire",
         "prefer_wait",
         "recovering",
         "remember",
         "sent_at",
+        "sent_loop",
+        "silence",
         "target",
         "wait",
     )
@@ -71,10 +75,16 @@ class Creation:
         self.prefer_wait = prefer_wait
         #: Called with (API base, target) when a model turned out to run only by its latest version.
         self.remember = remember
-        #: The ``Prefer: wait`` the create asked for (how long its answer may take).
+        #: The ``Prefer: wait`` the create asks for (how long its answer may take); 0: none.
         self.wait = 0
         #: Unix time the latest try was sent (a lost create is looked for around it).
         self.sent_at = 0.0
+        #: Loop time the latest try was sent, and how long it may then stay silent before it counts
+        #: as lost (its ``Prefer: wait`` and a slack).
+        self.sent_loop = 0.0
+        self.silence = READ_TIMEOUT
+        #: True from the moment a try is sent until its answer (or its failure) is in hand.
+        self.on_wire = False
         #: True once the caller gave up: a create not yet sent (or being retried) is not sent.
         self.abandoned = False
         #: True while a lost create is being looked for.
@@ -84,6 +94,18 @@ class Creation:
     def in_doubt(self) -> bool:
         """Whether a prediction may exist that we do not know of yet (a create on the wire, or lost)."""
         return self.api.sending or self.recovering
+
+    def plan(self, *, stream: bool, remaining: float) -> aiohttp.ClientTimeout:
+        """The create's timeout with ``remaining`` seconds left; sets ``wait`` (its ``Prefer: wait``,
+        0 for none) and ``silence`` (how long it may go unanswered before it counts as lost)."""
+        if stream or not self.prefer_wait:
+            self.wait = 0
+            timeout = READ
+        else:
+            self.wait = max(1, min(self.prefer_wait, int(remaining) - 1))
+            timeout = create_timeout(self.wait)
+        self.silence = timeout.sock_read or READ_TIMEOUT
+        return timeout
 
     async def send(self, *, stream: bool) -> dict[str, Any]:
         api = self.api
@@ -101,13 +123,12 @@ class Creation:
             # cancel it (the process died). Replicate's minimum is 5 s.
             "Cancel-After": f"{max(5, math.ceil(remaining) + CANCEL_AFTER_SLACK)}s",
         }
-        # A create runs under its call's deadline timer (``deadline.CallDeadline``).
-        if stream or not self.prefer_wait:
-            timeout = within_deadline(READ, remaining)
-        else:
-            self.wait = wait = max(1, min(self.prefer_wait, int(remaining) - 1))
-            headers["Prefer"] = f"wait={wait}"
-            timeout = within_deadline(create_timeout(wait), remaining)
+        timeout = self.plan(stream=stream, remaining=remaining)
+        if self.wait:
+            headers["Prefer"] = f"wait={self.wait}"
+        # The call's one timer (``deadline.CallDeadline``) ends a create silent for longer than
+        # ``silence``: aiohttp's own read timeout would arm a timer twice per answer.
+        timeout = without_read_timeout(timeout)
         while True:
             url = self.links.base + self.target.path
             try:
@@ -122,8 +143,10 @@ class Creation:
                     before_send=self._before_send,
                 )
             except Unanswered as exc:
+                self.on_wire = False
                 found = await self._recover(data, exc.reason)
             else:
+                self.on_wire = False
                 status = answer.status
                 if status < 300:
                     prediction = answer.json()
@@ -150,6 +173,8 @@ class Creation:
         if gate is not None:
             await gate.acquire_create()
         self.sent_at = time.time()
+        self.sent_loop = asyncio.get_running_loop().time()
+        self.on_wire = True
 
     async def _recover(self, data: bytes, reason: str) -> dict[str, Any] | None:
         """The prediction the lost create made, or None when it made none."""

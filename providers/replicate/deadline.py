@@ -1,14 +1,18 @@
-"""A call's deadline: one timer per call, which cancels the call's task when it passes.
+"""A call's deadline: one timer per call, which cancels the call's task when the deadline passes.
 
-It works as ``asyncio.timeout_at`` does, with one difference: a create on the wire when the deadline
-passes gets ``CREATE_GRACE`` seconds more to answer. Its answer names the prediction, so a prediction
-that finished just then is returned rather than cut and looked for, and one still running is cancelled
-by its id. A call abandoned any other way (its task cancelled, an error) cuts its create at once, and
-``cancel.abandon`` finds what the create made in the prediction list, in the background.
+It works as ``asyncio.timeout_at`` does, with two additions, both about the create:
 
-The call runs on its caller's task, with no task of its own: that is the cheapest way to run it, and
-the timer replaces both ``asyncio.timeout_at`` and the router's backstop (the provider declares
-``keeps_deadline``).
+- A create on the wire when the deadline passes gets ``CREATE_GRACE`` seconds more to answer. Its answer
+  names the prediction, so a prediction that finished just then is returned rather than cut and looked
+  for, and one still running is cancelled by its id. A call abandoned any other way (its task cancelled,
+  an error) cuts its create at once, and ``cancel.abandon`` finds what it made in the prediction list.
+- A create silent for longer than it may be (its ``Prefer: wait`` and a slack) is cut as lost, well
+  before a distant deadline (``Api.request`` turns that cancel into a lost request, which the create
+  then resolves). This is the create's read timeout: aiohttp's own would arm a timer twice per answer.
+
+The call runs on its caller's task with no task of its own, and this timer replaces
+``asyncio.timeout_at``, the create's read timeout and the router's backstop (the provider declares
+``keeps_deadline``). A call that ends before its create could have gone silent arms it once.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ CREATE_GRACE = 1.0
 
 
 class CallDeadline:
-    """Cancels the current task at ``job.deadline`` (see the module docstring). Use as::
+    """The call's timer (see the module docstring). Use as::
 
-    deadline = CallDeadline(job)
+    deadline = CallDeadline(job, stream=False)
     try:
         ...
     except asyncio.CancelledError:
@@ -37,9 +41,9 @@ class CallDeadline:
         deadline.stop()
     """
 
-    __slots__ = ("_cancelling", "_fired", "_handle", "_job", "_loop", "_task")
+    __slots__ = ("_cancelling", "_cut", "_handle", "_job", "_loop", "_task")
 
-    def __init__(self, job: PredictionJob) -> None:
+    def __init__(self, job: PredictionJob, *, stream: bool) -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - a provider is always awaited from a task
@@ -48,20 +52,41 @@ class CallDeadline:
         self._task = task
         self._job = job
         self._cancelling = task.cancelling()
-        self._fired = False
-        self._handle: asyncio.TimerHandle | None = loop.call_at(job.deadline, self._on_deadline)
+        #: Why this timer cancelled the task, until that cancel is taken back: "deadline", "silence".
+        self._cut: str | None = None
+        # The create is not sent yet: it cannot have been silent too long before now + its silence.
+        now = loop.time()
+        job.creation.plan(stream=stream, remaining=job.deadline - now)
+        due = min(job.deadline, now + job.creation.silence)
+        self._handle: asyncio.TimerHandle | None = loop.call_at(due, self._on_timer)
+        job.api.watchdog = self
 
-    def _on_deadline(self) -> None:
+    def _on_timer(self) -> None:
         job = self._job
-        if job.prediction_id is None and job.creation.api.sending:
-            # A create is on the wire: its answer, if it comes soon, tells what to return or cancel.
-            self._handle = self._loop.call_at(self._loop.time() + CREATE_GRACE, self._cut)
+        creation = job.creation
+        now = self._loop.time()
+        creating = job.prediction_id is None and creation.on_wire and job.api.sending
+        if now >= job.deadline:
+            if creating and self._cut is None and now < job.deadline + CREATE_GRACE:
+                # Its answer, if it comes soon, tells what to return or cancel.
+                self._handle = self._loop.call_at(job.deadline + CREATE_GRACE, self._on_timer)
+                return
+            self._cancel("deadline")
             return
-        self._cut()
+        if creating:
+            due = creation.sent_loop + creation.silence
+            if now >= due:
+                self._cancel("silence")
+                return
+        elif job.prediction_id is None:
+            due = now + creation.silence  # not sent yet (or being resent)
+        else:
+            due = job.deadline
+        self._handle = self._loop.call_at(min(job.deadline, due), self._on_timer)
 
-    def _cut(self) -> None:
+    def _cancel(self, why: str) -> None:
         self._handle = None
-        self._fired = True
+        self._cut = why
         self._task.cancel()
 
     @property
@@ -69,15 +94,30 @@ class CallDeadline:
         """Whether the deadline has passed (a create answering in its grace comes back after it)."""
         return self._loop.time() >= self._job.deadline
 
+    def took_silence(self) -> float | None:
+        """Called by ``Api.request`` on a ``CancelledError``: when this timer cut a silent create,
+        the cancel is taken back, the timer armed again, and the silence allowed is returned."""
+        if self._cut != "silence":
+            return None
+        self._cut = None
+        if self._task.uncancel() > self._cancelling:
+            return None  # the caller cancelled the call as well: that cancel goes on
+        job = self._job
+        # The create will be resolved, and maybe resent: the timer looks again a silence from now.
+        silence = job.creation.silence
+        self._handle = self._loop.call_at(min(job.deadline, self._loop.time() + silence), self._on_timer)
+        return silence
+
     def expired(self) -> bool:
         """Called on a ``CancelledError``: True (and the cancel is taken back) when it was this
         deadline's; False when someone else cancelled the task too, whose cancel must go on."""
-        if not self._fired:
+        if self._cut != "deadline":
             return False
-        self._fired = False
+        self._cut = None
         return self._task.uncancel() <= self._cancelling
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self._job.api.watchdog = None

@@ -21,6 +21,7 @@ from patchwire.ratelimit import RateGate
 from patchwire.thinking import ReasoningSplitter
 from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usage
 
+from . import cancel
 from .api import SCHEMAS, Api
 from .create import Creation
 from .deadline import CallDeadline
@@ -45,6 +46,8 @@ log = logging.getLogger("patchwire")
 PREFER_WAIT = 60
 #: A schema fetch that takes longer than this is given up (the call goes on without a schema).
 SCHEMA_BUDGET = 10.0
+#: Longest ``Router.aclose()`` waits for cancels still being retried after their callers left.
+DRAIN_BUDGET = 10.0
 
 
 class ReplicateProvider:
@@ -93,6 +96,11 @@ class ReplicateProvider:
                 param="provider_options.replicate.prefer_wait",
             )
         return ReplicateProvider(prefer_wait=prefer_wait)
+
+    async def drain(self) -> None:
+        """Let this loop's cancels still being retried in the background finish (up to
+        ``DRAIN_BUDGET`` seconds) before the router closes the session they use."""
+        await cancel.drain(DRAIN_BUDGET)
 
     # -- Provider protocol ---------------------------------------------------------------------
 
@@ -206,7 +214,7 @@ class ReplicateProvider:
     async def _bounded(self, call: ProviderCall, job: PredictionJob, *, stream: bool) -> dict[str, Any]:
         """Create the prediction (and, unless streaming, follow it to the end) within the deadline;
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
-        deadline = CallDeadline(job)
+        deadline = CallDeadline(job, stream=stream)
         try:
             creation = job.creation
             if needs_upload(creation.inputs):

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support import TEST_KEY, StartSimulator
+from support import TEST_KEY, RunningSimulator, StartSimulator
 
 import patchwire
 from patchwire.providers.replicate.simulator import Faults
@@ -117,6 +117,18 @@ async def test_cancel_refused_with_429_is_retried(start_simulator: StartSimulato
     assert await wait_until(lambda: running.sim.running() == 0, timeout=5)
 
 
+async def leave_while_the_cancel_hangs(router: patchwire.Router, running: RunningSimulator) -> None:
+    """A polled call whose prediction was made is cancelled by its caller, and the first cancel
+    request it sends hangs (the caller waits a few seconds for it, then leaves)."""
+    sim = running.sim
+    task = asyncio.ensure_future(consume(router, running.url, "poll", 0))
+    assert await wait_until(lambda: sim.stats.created == 1, timeout=5)
+    sim.inject_fault("hang", route="cancel")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_cancel_unanswered_while_the_caller_waits_is_sent_again_after_it_left(
     start_simulator: StartSimulator,
 ) -> None:
@@ -126,14 +138,24 @@ async def test_cancel_unanswered_while_the_caller_waits_is_sent_again_after_it_l
     running = await start_simulator(**SLOW)
     sim = running.sim
     async with patchwire.Router(provider_options=options_for("poll")) as router:
-        task = asyncio.ensure_future(consume(router, running.url, "poll", 0))
-        assert await wait_until(lambda: sim.stats.created == 1, timeout=5)
-        sim.inject_fault("hang", route="cancel")
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await leave_while_the_cancel_hangs(router, running)
         assert sim.stats.faults["hang"] == 1
         assert await wait_until(lambda: sim.stats.canceled == 1, timeout=15), "never canceled"
+    assert [p.status() for p in sim.predictions.values()] == ["canceled"]
+
+
+async def test_closing_the_router_lets_a_cancel_still_being_retried_finish(
+    start_simulator: StartSimulator,
+) -> None:
+    # The caller left while its cancel went unanswered, and the program closes its router at once:
+    # closing the session under the retried cancel would leave the prediction running (and billed).
+    running = await start_simulator(**SLOW)
+    sim = running.sim
+    router = patchwire.Router(provider_options=options_for("poll"))
+    await leave_while_the_cancel_hangs(router, running)
+    assert sim.stats.canceled == 0  # the caller gave up waiting for its cancel
+    await router.aclose()
+    assert sim.stats.canceled == 1
     assert [p.status() for p in sim.predictions.values()] == ["canceled"]
 
 
