@@ -24,8 +24,10 @@ def msgs(i: int) -> list[dict[str, str]]:
 
 
 async def test_a_crowd_learns_the_create_rate_and_keeps_to_it(start_simulator: StartSimulator) -> None:
-    # 10 creates a second, a burst of 5; 40 calls at once.
-    limits = RateLimits(creates_per_minute=600, creates_burst=5, others_per_minute=None)
+    # 10 creates a second, a burst of 10 (what the account refills during the 1 s a 429 asks to wait:
+    # with a smaller burst, refill is lost while paused, and the rate measured is lower than the
+    # account's); 40 calls at once that answer quickly.
+    limits = RateLimits(creates_per_minute=600, creates_burst=10, others_per_minute=None)
     running = await start_simulator(rate_limits=limits)
     gate = patchwire.RateGate()
     async with patchwire.Router(rate_gate=gate) as router:
@@ -40,9 +42,9 @@ async def test_a_crowd_learns_the_create_rate_and_keeps_to_it(start_simulator: S
         )
     assert len(results) == 40 and running.sim.stats.created == 40
     refused = running.sim.stats.refused["create"]
-    # The first crowd beyond the burst is refused once (nothing told the gate the limit); after that the
-    # gate keeps to the pace it learned, so hardly any create is refused twice.
-    assert refused <= 35 + 8
+    # The slow start's window crosses the limit with a few creates on the wire, not the whole crowd
+    # (30 refused); after that the gate keeps to the pace it learned.
+    assert refused <= 15
     rate = gate.create_pace.rate
     assert rate is not None and 5.0 <= rate <= 20.0
 
