@@ -107,12 +107,11 @@ def run_worker(spec: Mapping[str, Any], python: str) -> dict[str, Any]:
     return result
 
 
-def _measure(
-    config: BenchConfig, base: str, key: str, litellm_python: str | None
-) -> dict[int, dict[str, list[dict[str, Any]]]]:
+def worker_spec(config: BenchConfig, base: str, key: str) -> dict[str, Any]:
+    """What every worker of this run is told (``side`` and ``concurrency`` are added per worker)."""
     max_tokens = config.tokens
     inputs = probe_inputs(base, key, max_tokens)
-    common = {
+    return {
         "base": base,
         "key": key,
         "create_path": create_target(parse_ref(MODEL.partition("/")[2])).path,
@@ -128,6 +127,12 @@ def _measure(
         "loop": config.loop,
         "progress": config.progress,
     }
+
+
+def _measure(
+    config: BenchConfig, base: str, key: str, litellm_python: str | None
+) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    common = worker_spec(config, base, key)
     runs: dict[int, dict[str, list[dict[str, Any]]]] = {}
     for concurrency in config.concurrency:
         by_side: dict[str, list[dict[str, Any]]] = {side: [] for side in config.sides}
