@@ -23,6 +23,16 @@ def msgs(i: int) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"call {i}"}]
 
 
+async def crowd(router: patchwire.Router, url: str, calls: int) -> list[Any]:
+    """``calls`` different calls at once, all to finish within a minute; their answers."""
+    return await asyncio.wait_for(
+        asyncio.gather(
+            *(router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=url) for i in range(calls))
+        ),
+        60,
+    )
+
+
 async def test_a_crowd_learns_the_create_rate_and_keeps_to_it(start_simulator: StartSimulator) -> None:
     # 10 creates a second, a burst of 10 (what the account refills during the 1 s a 429 asks to wait:
     # with a smaller burst, refill is lost while paused, and the rate measured is lower than the
@@ -31,15 +41,7 @@ async def test_a_crowd_learns_the_create_rate_and_keeps_to_it(start_simulator: S
     running = await start_simulator(rate_limits=limits)
     gate = patchwire.RateGate()
     async with patchwire.Router(rate_gate=gate) as router:
-        results = await asyncio.wait_for(
-            asyncio.gather(
-                *(
-                    router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
-                    for i in range(40)
-                )
-            ),
-            60,
-        )
+        results = await crowd(router, running.url, 40)
     assert len(results) == 40 and running.sim.stats.created == 40
     refused = running.sim.stats.refused["create"]
     # The slow start's window crosses the limit with a few creates on the wire, not the whole crowd
@@ -59,15 +61,7 @@ async def test_a_crowd_on_an_account_it_knows_nothing_of_is_hardly_refused(
     running = await start_simulator(rate_limits=limits, latency=1.5)
     gate = patchwire.RateGate()
     async with patchwire.Router(rate_gate=gate) as router:
-        await asyncio.wait_for(
-            asyncio.gather(
-                *(
-                    router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
-                    for i in range(30)
-                )
-            ),
-            60,
-        )
+        await crowd(router, running.url, 30)
     assert running.sim.stats.created == 30
     assert running.sim.stats.refused["create"] <= 2  # all at once: 18 refused
 
@@ -79,15 +73,7 @@ async def test_quick_answers_let_a_crowd_through_at_full_speed(start_simulator: 
     gate = patchwire.RateGate()
     async with patchwire.Router(rate_gate=gate) as router:
         for _ in range(2):
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        router.acompletion(LLAMA3, msgs(i), api_key=TEST_KEY, api_base=running.url)
-                        for i in range(150)
-                    )
-                ),
-                60,
-            )
+            await crowd(router, running.url, 150)
     assert running.sim.stats.created == 300
     assert gate.slow_start.window >= 150
 
