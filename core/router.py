@@ -515,46 +515,31 @@ class Router:
     # -- running -------------------------------------------------------------------------------
 
     async def _run(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
-        if pipeline.keeps_deadline:
-            try:
-                return await self._invoke(pipeline, request, context)
-            except aiohttp.ClientError as exc:
-                raise _network_error(pipeline.provider, exc) from None
-        # A backstop for providers that may overrun the deadline: cheaper than asyncio.timeout on every
-        # call, and a provider that honours context.deadline never sees it fire.
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        fired = False
-
-        def fire() -> None:
-            nonlocal fired
-            fired = True
-            if task is not None:
-                task.cancel()
-
-        backstop = loop.call_at(context.deadline + DEADLINE_GRACE, fire)
+        # A provider that keeps its deadline needs no backstop (and its calls no timer of ours).
+        backstop = None if pipeline.keeps_deadline else _Backstop(context.deadline)
         try:
-            return await self._invoke(pipeline, request, context)
+            call = await self._call(pipeline, request, context)
+            invoke = pipeline.call_stream if request.stream else pipeline.call_complete
+            return await invoke(call)
         except PatchwireError:
             raise
         except (TimeoutError, asyncio.CancelledError):
-            if not fired:
+            if backstop is None or not backstop.fired:
                 raise
-            if task is not None:
-                task.uncancel()
+            backstop.taken_back()
             raise Timeout(
                 f"{request.model} did not finish within timeout={request.timeout:g}s; pass a larger "
                 "timeout= (cold boots can take minutes)"
             ) from None
         except aiohttp.ClientError as exc:
-            raise _network_error(pipeline.provider, exc) from None
+            # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
+            raise ServiceUnavailableError(
+                f"network error talking to {pipeline.provider.name}: {type(exc).__name__}; "
+                "check api_base and your connection, then retry"
+            ) from None
         finally:
-            backstop.cancel()
-
-    async def _invoke(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
-        call = await self._call(pipeline, request, context)
-        invoke = pipeline.call_stream if request.stream else pipeline.call_complete
-        return await invoke(call)
+            if backstop is not None:
+                backstop.stop()
 
     async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
         """The call as it reaches the provider: the conversation placed by the shapers, the
@@ -578,12 +563,29 @@ class Router:
         return sem
 
 
-def _network_error(provider: Provider, exc: aiohttp.ClientError) -> ServiceUnavailableError:
-    # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
-    return ServiceUnavailableError(
-        f"network error talking to {provider.name}: {type(exc).__name__}; "
-        "check api_base and your connection, then retry"
-    )
+class _Backstop:
+    """Cancels the call's task ``DEADLINE_GRACE`` after its deadline, for providers that may overrun it:
+    cheaper than asyncio.timeout on every call, and one that honours the deadline never sees it fire."""
+
+    __slots__ = ("_handle", "_task", "fired")
+
+    def __init__(self, deadline: float) -> None:
+        self._task = asyncio.current_task()
+        self.fired = False
+        self._handle = asyncio.get_running_loop().call_at(deadline + DEADLINE_GRACE, self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def taken_back(self) -> None:
+        """Its cancel became the call's ``Timeout``."""
+        if self._task is not None:
+            self._task.uncancel()
+
+    def stop(self) -> None:
+        self._handle.cancel()
 
 
 def _shorter(timeout: Any, bound: float) -> Any:

@@ -226,16 +226,12 @@ class ReplicateProvider:
             if not stream and not job.ended:
                 prediction = await job.follow(prediction)
             return prediction
-        except asyncio.CancelledError:
-            deadline.stop()
-            timed_out = deadline.expired()
+        except BaseException as exc:
+            deadline.stop()  # before awaiting the cleanup, which the timer must not cut
+            timed_out = isinstance(exc, asyncio.CancelledError) and deadline.expired()
             await job.abandon()
             if timed_out:
                 raise self._timeout(call, job) from None
-            raise
-        except BaseException:
-            deadline.stop()
-            await job.abandon()
             raise
         finally:
             deadline.stop()
