@@ -45,8 +45,8 @@ OPTIONAL_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("drain", "callable"),
     ),
     "formatter": (("uses_model_template", "bool"),),
-    "mapper": (("providers", "names"),),
-    "shaper": (("providers", "names"),),
+    "mapper": (("providers", "names"), ("prepare", "callable")),
+    "shaper": (("providers", "names"), ("prepare", "callable")),
     "wrapper": (),
 }
 #: The collecting hook that returns each kind.
@@ -261,6 +261,8 @@ def usable(contribution: Contribution, kind: str) -> Any:
     if kind != "provider":
         method = REQUIRED[kind][-1][0]
         broken[method] = _raiser(error_for(contribution, kind, method))
+        if "prepare" in OPTIONAL[kind]:
+            broken["prepare"] = None  # its prepared function must not stand in for the broken method
     return Usable(contribution, kind, broken)
 
 

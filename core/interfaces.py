@@ -7,10 +7,10 @@ specification this module is the whole contract: every attribute the core (or a 
 from a plugin's object is declared here.
 
 Required attributes are in ``Provider``, ``PromptFormatter``, ``ParamMapper`` and ``CallWrapper``.
-Optional ones are in ``ProviderExtras``, ``FormatterExtras`` and ``MapperExtras``: leave them out and
-the default written beside each applies (``OPTIONAL`` holds the same defaults, and the functions
-``wants_prompt``, ``keeps_deadline``, ``uses_model_template``, ``serves`` and ``provider_with_options``
-read them).
+Optional ones are in ``ProviderExtras``, ``FormatterExtras`` and ``MapperExtras`` (which shapers share):
+leave them out and the default written beside each applies (``OPTIONAL`` holds the same defaults, and
+the functions ``wants_prompt``, ``keeps_deadline``, ``uses_model_template``, ``serves``,
+``prepared_for`` and ``provider_with_options`` read them).
 
 Every object a hook returns is checked against this contract when a pipeline is built and by
 ``patchwire plugins``; a malformed one is reported with its plugin's name and distribution, and a call
@@ -180,6 +180,20 @@ class MapCall:
     formatter: PromptFormatter | None = None
 
 
+@attrs.frozen(slots=True)
+class ModelFacts:
+    """What every call to one model through one pipeline has in common: what a mapper's or shaper's
+    optional ``prepare`` (``MapperExtras``) decides from, once per model and input schema."""
+
+    ref: ModelRef
+    #: The model's input schema; None when it could not be read.
+    schema: InputSchema | None
+    #: The formatter that renders ``prompt`` (None when the provider takes no prompt).
+    formatter: PromptFormatter | None = None
+    #: The caller chose the prompt format (see ``ShapeCall.format_chosen``).
+    format_chosen: bool = False
+
+
 @runtime_checkable
 class ParamMapper(Protocol):
     """Maps call parameters to model inputs. Returned by the ``patchwire_param_mappers`` hook.
@@ -244,13 +258,25 @@ class InputShaper(Protocol):
 
 
 class MapperExtras(Protocol):
-    """Optional attributes of a parameter mapper, each with the default used when it is absent."""
+    """Optional attributes of a parameter mapper (and of an input shaper), each with the default used
+    when it is absent."""
 
     #: The names of the providers whose calls this mapper serves (``("replicate",)``). Default ``()``:
     #: every provider's. A mapper that knows one service's conventions names it, so they never reach
     #: another provider.
     @property
     def providers(self) -> Collection[str]: ...
+
+    def prepare(self, model: ModelFacts) -> Callable[[Any], None] | None:
+        """Default: absent, and ``map`` (``shape``) runs on every call.
+
+        Called once per model and input schema, when the model's first call meets them: returns the
+        function to run on each call to that model in place of ``map`` (``shape``), which must do
+        exactly what ``map`` would do there, or None when ``map`` would do nothing on any call to it
+        (the mapper is then skipped). Schema lookups a mapper would repeat on every call happen here
+        once instead. An exception it raises fails the call, as one from ``map`` would.
+        """
+        ...
 
 
 #: The optional attributes by kind of object, with the default the core uses when one is absent.
@@ -263,8 +289,8 @@ OPTIONAL: Mapping[str, Mapping[str, Any]] = {
         "drain": None,
     },
     "formatter": {"uses_model_template": False},
-    "mapper": {"providers": ()},
-    "shaper": {"providers": ()},
+    "mapper": {"providers": (), "prepare": None},
+    "shaper": {"providers": (), "prepare": None},
     "wrapper": {},
 }
 
@@ -288,6 +314,15 @@ def serves(mapper: ParamMapper | InputShaper, provider_name: str) -> bool:
     """Whether the mapper (or shaper) runs for calls to the provider ``provider_name`` (default: all)."""
     providers: Collection[str] = getattr(mapper, "providers", ())
     return not providers or provider_name in providers
+
+
+def prepared_for(obj: ParamMapper | InputShaper, model: ModelFacts, method: str) -> Any:
+    """What a mapper (``method="map"``) or shaper (``"shape"``) runs on each call to ``model``: what its
+    ``prepare`` returns (None: nothing), else the method itself. The caller checks the result."""
+    prepare = getattr(obj, "prepare", None)
+    if prepare is None:
+        return getattr(obj, method)
+    return prepare(model)
 
 
 def provider_preview(provider: Provider) -> Callable[[ProviderCall], list[dict[str, Any]]] | None:
@@ -335,6 +370,7 @@ __all__ = [
     "InputShaper",
     "MapCall",
     "MapperExtras",
+    "ModelFacts",
     "ParamMapper",
     "PromptFormatter",
     "Provider",
@@ -343,6 +379,7 @@ __all__ = [
     "ProviderExtras",
     "ShapeCall",
     "formatter_matches",
+    "prepared_for",
     "provider_preview",
     "provider_with_options",
     "serves",

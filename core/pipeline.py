@@ -30,10 +30,14 @@ from patchwire.interfaces import (
     wants_prompt,
 )
 from patchwire.manager import PluginInfo, Plugins
-from patchwire.types import Message, ModelRef, PromptTemplate
+from patchwire.shaping import InputPlan
+from patchwire.types import InputSchema, Message, ModelRef, PromptTemplate
 from patchwire.validation import show
 
 log = logging.getLogger("patchwire")
+
+#: Input plans a pipeline keeps (one per input schema it has met).
+MAX_PLANS = 16
 
 
 @attrs.frozen
@@ -71,11 +75,24 @@ class Pipeline:
     call_stream: CallNext = attrs.field(init=False)
     #: The provider ends every call by its deadline itself (``ProviderExtras.keeps_deadline``).
     keeps_deadline: bool = attrs.field(init=False)
+    #: The plugin each mapper and shaper came from, by ``id`` (named when one breaks the contract).
+    origins: Mapping[int, PluginInfo] = attrs.field(factory=dict, eq=False, repr=False)
+    #: The input plan per schema met (by ``id``: the plan holds its schema, so the id stays its own).
+    _plans: dict[int, InputPlan] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
         object.__setattr__(self, "call_stream", _chain(self.provider.stream, self.wrappers))
         object.__setattr__(self, "keeps_deadline", keeps_deadline(self.provider))
+
+    def plan(self, schema: InputSchema | None) -> InputPlan:
+        """How calls to this model with ``schema`` become its inputs, built on the first such call."""
+        plan = self._plans.get(id(schema))
+        if plan is None or plan.schema is not schema:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()  # schemas re-read over a long run: keep the latest few
+            plan = self._plans[id(schema)] = InputPlan(self, schema)
+        return plan
 
     def render(self, messages: Sequence[Message]) -> str:
         """The formatter's prompt; anything but a string is the formatter plugin's fault, named."""
@@ -227,14 +244,15 @@ def build_pipeline(
             formatter = _checked(formatter, formatter_plugin, "patchwire_choose_formatter")
     # Collected highest precedence first; ties in `order` must run built-ins first (the later
     # mapper wins), so reverse before the stable sort.
+    origins: dict[int, PluginInfo] = {}
     contributions, problems = contract.collect(plugins, "mapper")
     contract.log_problems(problems, plugins.reported)
-    mappers = [contract.usable(c, "mapper") for c in reversed(contributions)]
+    mappers = [_usable(c, "mapper", origins) for c in reversed(contributions)]
     mappers = sorted((m for m in mappers if serves(m, provider.name)), key=lambda m: m.order)
     # Shapers are ordered like the mappers (ties: built-ins first).
     contributions, problems = contract.collect(plugins, "shaper")
     contract.log_problems(problems, plugins.reported)
-    shapers = [contract.usable(c, "shaper") for c in reversed(contributions)]
+    shapers = [_usable(c, "shaper", origins) for c in reversed(contributions)]
     shapers = sorted((s for s in shapers if serves(s, provider.name)), key=lambda s: s.order)
     chosen = template is not None or requested_format is not None or isinstance(formatter, BoundFormatter)
     contributions, problems = contract.collect(plugins, "wrapper")
@@ -250,8 +268,15 @@ def build_pipeline(
         [w.name for w in wrappers],
     )
     return Pipeline(
-        provider, ref, formatter, tuple(mappers), wrappers, formatter_plugin, tuple(shapers), chosen
+        provider, ref, formatter, tuple(mappers), wrappers, formatter_plugin, tuple(shapers), chosen, origins
     )
+
+
+def _usable(contribution: contract.Contribution, kind: str, origins: dict[int, PluginInfo]) -> Any:
+    """``contract.usable``, noting which plugin the object came from."""
+    obj = contract.usable(contribution, kind)
+    origins[id(obj)] = contribution.plugin
+    return obj
 
 
 def _checked(formatter: Any, plugin: PluginInfo | None, hook: str) -> PromptFormatter:

@@ -32,7 +32,7 @@ from patchwire.fallbacks import Candidate, counts_against, falls_back, in_order
 from patchwire.formatting import RAW
 from patchwire.hookspecs import hookimpl
 from patchwire.http import SessionPool, make_session
-from patchwire.interfaces import CallResult, Provider, ProviderCall, ProviderContext, provider_drain
+from patchwire.interfaces import Provider, ProviderCall, ProviderContext, provider_drain
 from patchwire.manager import Plugins, get_plugins
 from patchwire.mock import mock_result
 from patchwire.options import NO_OPTIONS, CallOptions, check_fallbacks, check_num_retries, take_call_options
@@ -45,7 +45,6 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
-from patchwire.shaping import build_inputs
 from patchwire.stream import Stream
 from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
@@ -280,12 +279,38 @@ class Router:
         limit = self._limit()
         if limit is not None:
             await _acquire_within(limit, context.deadline, request, "max_concurrency", self.max_concurrency)
+        # A provider that keeps its deadline needs no backstop (and its calls no timer of ours).
+        backstop = None if pipeline.keeps_deadline else _Backstop(context.deadline)
         try:
-            result = await self._run(pipeline, request, context)
-        except BaseException:
+            cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
+            schema = cached[0] if cached is not None else None
+            if schema is None:
+                schema = await self._schema(pipeline, context)
+            call = ProviderCall(request, pipeline.plan(schema).build(request), context)
+            result = await (pipeline.call_stream if request.stream else pipeline.call_complete)(call)
+        except BaseException as exc:
             if limit is not None:
                 limit.release()
+            if isinstance(exc, PatchwireError):
+                raise
+            if isinstance(exc, TimeoutError | asyncio.CancelledError):
+                if backstop is None or not backstop.fired:
+                    raise
+                backstop.taken_back()
+                raise Timeout(
+                    f"{request.model} did not finish within timeout={request.timeout:g}s; pass a larger "
+                    "timeout= (cold boots can take minutes)"
+                ) from None
+            if isinstance(exc, aiohttp.ClientError):
+                # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
+                raise ServiceUnavailableError(
+                    f"network error talking to {pipeline.provider.name}: {type(exc).__name__}; "
+                    "check api_base and your connection, then retry"
+                ) from None
             raise
+        finally:
+            if backstop is not None:
+                backstop.stop()
         if isinstance(result, ChatResponse):
             if limit is not None:
                 limit.release()
@@ -514,42 +539,11 @@ class Router:
 
     # -- running -------------------------------------------------------------------------------
 
-    async def _run(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> CallResult:
-        # A provider that keeps its deadline needs no backstop (and its calls no timer of ours).
-        backstop = None if pipeline.keeps_deadline else _Backstop(context.deadline)
-        try:
-            call = await self._call(pipeline, request, context)
-            invoke = pipeline.call_stream if request.stream else pipeline.call_complete
-            return await invoke(call)
-        except PatchwireError:
-            raise
-        except (TimeoutError, asyncio.CancelledError):
-            if backstop is None or not backstop.fired:
-                raise
-            backstop.taken_back()
-            raise Timeout(
-                f"{request.model} did not finish within timeout={request.timeout:g}s; pass a larger "
-                "timeout= (cold boots can take minutes)"
-            ) from None
-        except aiohttp.ClientError as exc:
-            # Never re-raise aiohttp's own errors: they carry the request headers, the key among them.
-            raise ServiceUnavailableError(
-                f"network error talking to {pipeline.provider.name}: {type(exc).__name__}; "
-                "check api_base and your connection, then retry"
-            ) from None
-        finally:
-            if backstop is not None:
-                backstop.stop()
-
     async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
         """The call as it reaches the provider: the conversation placed by the shapers, the
         parameters mapped, by the model's schema where it is known."""
-        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
-        if cached is not None and cached[0] is not None:
-            schema: InputSchema | None = cached[0]
-        else:
-            schema = await self._schema(pipeline, context)
-        return ProviderCall(request=request, inputs=build_inputs(pipeline, request, schema), context=context)
+        schema = await self._schema(pipeline, context)
+        return ProviderCall(request=request, inputs=pipeline.plan(schema).build(request), context=context)
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:

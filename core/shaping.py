@@ -1,63 +1,108 @@
-"""Placing a conversation among a model's inputs: the input shapers, then the prompt formatter.
+"""Placing a conversation among a model's inputs: the input shapers, then the prompt formatter, then
+the parameter mappers.
 
 Shapers (``patchwire_input_shapers``) read the model's schema and move what the model takes in its own
 inputs (a ``messages`` array, a ``system_prompt``, images) there. Whatever conversation no shaper
 placed is rendered by the model's prompt formatter into ``prompt``, exactly as for a model whose schema
-is unknown.
+is unknown. The mappers (``patchwire_param_mappers``) then turn the call's parameters into inputs.
+
+What depends only on the model (which shapers and mappers have work to do for it, and the schema
+lookups they would repeat on every call) is fixed once per model and schema in an ``InputPlan``
+(``MapperExtras.prepare``); a call pays only for what is left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from patchwire.interfaces import MapCall, ShapeCall
+from patchwire.errors import PluginError
+from patchwire.interfaces import InputShaper, MapCall, ModelFacts, ParamMapper, ShapeCall, prepared_for
 from patchwire.types import ChatRequest, InputSchema, Message
 
 if TYPE_CHECKING:
     from patchwire.pipeline import Pipeline
 
 
-def shape_inputs(
-    pipeline: Pipeline, messages: Sequence[Message], schema: InputSchema | None, params: dict[str, Any]
-) -> dict[str, Any]:
-    """The model inputs the conversation becomes; ``params`` loses what a shaper consumed."""
-    inputs: dict[str, Any] = {}
-    formatter = pipeline.formatter
-    if pipeline.shapers:
-        call = ShapeCall(
-            ref=pipeline.ref,
-            schema=schema,
-            messages=tuple(messages),
-            params=params,
-            inputs=inputs,
-            formatter=formatter,
-            format_chosen=pipeline.format_chosen,
-        )
-        for shaper in pipeline.shapers:
-            shaper.shape(call)
-        if call.placed:
-            return inputs
-        messages = call.messages
-    if formatter is not None:
-        inputs["prompt"] = pipeline.render(messages)
-    return inputs
+class InputPlan:
+    """How calls to one model (one pipeline, one input schema) become the model's inputs: the shapers
+    and mappers with something to do for it, in order, each as the function it runs per call."""
+
+    __slots__ = ("facts", "mappers", "pipeline", "shapers")
+
+    def __init__(self, pipeline: Pipeline, schema: InputSchema | None) -> None:
+        self.pipeline = pipeline
+        self.facts = ModelFacts(pipeline.ref, schema, pipeline.formatter, pipeline.format_chosen)
+        self.shapers = _prepared(pipeline, pipeline.shapers, self.facts, "shaper", "shape")
+        self.mappers = _prepared(pipeline, pipeline.mappers, self.facts, "mapper", "map")
+
+    @property
+    def schema(self) -> InputSchema | None:
+        return self.facts.schema
+
+    def shape(self, messages: Sequence[Message], params: dict[str, Any]) -> dict[str, Any]:
+        """The model inputs the conversation becomes; ``params`` loses what a shaper consumed."""
+        inputs: dict[str, Any] = {}
+        facts = self.facts
+        if self.shapers:
+            call = ShapeCall(
+                facts.ref, facts.schema, tuple(messages), params, inputs, facts.formatter, facts.format_chosen
+            )
+            for shape in self.shapers:
+                shape(call)
+            if call.placed:
+                return inputs
+            messages = call.messages
+        if facts.formatter is not None:
+            inputs["prompt"] = self.pipeline.render(messages)
+        return inputs
+
+    def build(self, request: ChatRequest) -> dict[str, Any]:
+        """Every input the call sends: the conversation placed by the shapers (and the formatter), then
+        the parameters mapped; whatever no mapper consumed passes through under its own name."""
+        params = dict(request.params)
+        inputs = self.shape(request.messages, params)
+        if self.mappers:
+            facts = self.facts
+            call = MapCall(facts.ref, facts.schema, params, inputs, request.drop_params, facts.formatter)
+            for map_params in self.mappers:
+                map_params(call)
+            params = call.params
+        inputs.update(params)
+        return inputs
+
+
+def _prepared(
+    pipeline: Pipeline,
+    objects: Sequence[ParamMapper | InputShaper],
+    facts: ModelFacts,
+    kind: str,
+    method: str,
+) -> tuple[Callable[[Any], None], ...]:
+    found = []
+    for obj in objects:
+        function = prepared_for(obj, facts, method)
+        if function is None:
+            continue  # nothing to do for this model
+        if not callable(function):
+            raise _bad_prepare(pipeline, obj, kind, function)
+        found.append(function)
+    return tuple(found)
+
+
+def _bad_prepare(pipeline: Pipeline, obj: Any, kind: str, value: Any) -> PluginError:
+    plugin = pipeline.origins.get(id(obj))
+    name = plugin.name if plugin is not None else "(unknown)"
+    dist = plugin.distribution if plugin is not None else "(unknown)"
+    return PluginError(
+        f"{kind} {getattr(obj, 'name', type(obj).__name__)!r} from plugin {name!r} (distribution {dist}) "
+        f"breaks the plugin contract: prepare() returned {type(value).__name__}, not a function or None; "
+        "fix or uninstall the plugin",
+        plugin=name,
+        distribution=dist,
+    )
 
 
 def build_inputs(pipeline: Pipeline, request: ChatRequest, schema: InputSchema | None) -> dict[str, Any]:
-    """Every input the call sends: the conversation placed by the shapers (and the formatter), then
-    the parameters mapped; whatever no mapper consumed passes through under its own name."""
-    params = dict(request.params)
-    inputs = shape_inputs(pipeline, request.messages, schema, params)
-    mapping = MapCall(
-        ref=pipeline.ref,
-        schema=schema,
-        params=params,
-        inputs=inputs,
-        drop_params=request.drop_params,
-        formatter=pipeline.formatter,
-    )
-    for mapper in pipeline.mappers:
-        mapper.map(mapping)
-    inputs.update(mapping.params)
-    return inputs
+    """Every input the call sends (``InputPlan.build`` of the model's plan)."""
+    return pipeline.plan(schema).build(request)

@@ -17,12 +17,12 @@ input shaper (see ``patchwire.ShapeCall``) serving Replicate, whose models name 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
 import patchwire
-from patchwire import BadRequestError, Message, ShapeCall, text_of
+from patchwire import BadRequestError, Message, ModelFacts, ShapeCall, text_of
 
 PARAM = "supports_system_prompt"
 INPUT = "system_prompt"
@@ -77,6 +77,17 @@ class SystemPromptInput:
     providers: tuple[str, ...] = ("replicate",)
 
     def shape(self, call: ShapeCall) -> None:
+        shape_system_prompt_input(call)
+
+    def prepare(self, model: ModelFacts) -> Callable[[ShapeCall], None]:
+        """Every call, where the formatter carries the option; else only calls that pass it."""
+        if model.formatter is not None and asks_for_it(model.formatter):
+            return shape_system_prompt_input
+        return _when_asked
+
+
+def _when_asked(call: ShapeCall) -> None:
+    if PARAM in call.params:
         shape_system_prompt_input(call)
 
 

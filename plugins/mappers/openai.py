@@ -28,12 +28,13 @@ A parameter a mapper leaves in ``call.params`` passes through under its own name
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import patchwire
-from patchwire import BadRequestError, MapCall
+from patchwire import BadRequestError, MapCall, ModelFacts
 from patchwire.plugins.mappers.aliases import ALIASES
-from patchwire.plugins.mappers.base import REPLICATE, Mapper
+from patchwire.plugins.mappers.base import REPLICATE, Mapper, prepared_mapper
 from patchwire.plugins.mappers.names import MAX_TOKENS, family_name
 from patchwire.plugins.mappers.prompt_template import PROMPT_TEMPLATE
 from patchwire.plugins.mappers.reasoning import REASONING
@@ -45,22 +46,15 @@ SAME_NAME = ("temperature", "top_p", "seed", "presence_penalty", "frequency_pena
 STOP_INPUTS = ("stop_sequences", "stop")
 
 
-def _takes(call: MapCall, name: str) -> bool:
-    return call.schema is None or name in call.schema
-
-
-def _max_tokens(call: MapCall) -> None:
+def _max_tokens(call: MapCall, target: str | None) -> None:
     params = call.params
     given = {k: params[k] for k in ("max_tokens", "max_completion_tokens") if k in params}
-    if not given:
-        return
-    if len(set(given.values())) > 1:
+    if len(given) > 1 and len(set(given.values())) > 1:
         raise BadRequestError(
             f"max_tokens={given['max_tokens']} and max_completion_tokens="
             f"{given['max_completion_tokens']} disagree; pass one of them",
             param="max_tokens",
         )
-    target = family_name(MAX_TOKENS, call.ref, call.schema)
     if target is None:
         return  # the model has no length input: schema_check reports it (or drops it)
     value = next(iter(given.values()))
@@ -103,12 +97,7 @@ def stop_sequences(value: Any) -> str:
     return ",".join(item for item in items if item)
 
 
-def _stop(call: MapCall) -> None:
-    if "stop" not in call.params:
-        return
-    target = next((name for name in STOP_INPUTS if _takes(call, name)), None)
-    if target is None:
-        return  # schema_check reports it
+def _stop(call: MapCall, target: str) -> None:
     value = call.params.pop("stop")
     if target == "stop":
         call.inputs["stop"] = value
@@ -118,15 +107,27 @@ def _stop(call: MapCall) -> None:
         call.inputs[target] = joined
 
 
-def map_openai(call: MapCall) -> None:
-    _max_tokens(call)
-    _stop(call)
-    for name in SAME_NAME:
-        if name in call.params and _takes(call, name):
-            call.inputs[name] = call.params.pop(name)
+def prepare_openai(model: ModelFacts) -> Callable[[MapCall], None]:
+    """The model's names for the length, the stop sequences and the sampling inputs, looked up once."""
+    schema = model.schema
+    length = family_name(MAX_TOKENS, model.ref, schema)
+    stop = next((name for name in STOP_INPUTS if schema is None or name in schema), None)
+    same_name = tuple(name for name in SAME_NAME if schema is None or name in schema)
+
+    def map_openai(call: MapCall) -> None:
+        params = call.params
+        if "max_tokens" in params or "max_completion_tokens" in params:
+            _max_tokens(call, length)
+        if stop is not None and "stop" in params:  # without one, schema_check reports it
+            _stop(call, stop)
+        for name in same_name:
+            if name in params:
+                call.inputs[name] = params.pop(name)
+
+    return map_openai
 
 
-OPENAI = Mapper(name="openai", order=100, map=map_openai, providers=REPLICATE)
+OPENAI = prepared_mapper("openai", 100, prepare_openai, REPLICATE)
 
 
 @patchwire.hookimpl

@@ -10,9 +10,11 @@ formatter's prompt is already complete, so where the model has that input this s
 
 from __future__ import annotations
 
-from patchwire import MapCall
+from collections.abc import Callable
+
+from patchwire import MapCall, ModelFacts
 from patchwire.interfaces import uses_model_template
-from patchwire.plugins.mappers.base import REPLICATE, Mapper
+from patchwire.plugins.mappers.base import REPLICATE, prepared_mapper
 from patchwire.plugins.mappers.names import matches
 
 PASS_THROUGH = "{prompt}"
@@ -20,17 +22,20 @@ PASS_THROUGH = "{prompt}"
 TEMPLATE_MODELS = ("meta/meta-llama-3*", "mistralai/*-instruct*")
 
 
-def map_prompt_template(call: MapCall) -> None:
-    formatter = call.formatter
+def prepare_prompt_template(model: ModelFacts) -> Callable[[MapCall], None] | None:
+    """None unless a chat formatter renders the prompt of a model with a ``prompt_template`` input."""
+    formatter = model.formatter
     if formatter is None or uses_model_template(formatter):
-        return
-    if "prompt_template" in call.params or "prompt_template" in call.inputs:
-        return
-    has_template = (
-        "prompt_template" in call.schema if call.schema is not None else matches(call.ref, TEMPLATE_MODELS)
-    )
-    if has_template:
-        call.inputs["prompt_template"] = PASS_THROUGH
+        return None
+    schema = model.schema
+    if not ("prompt_template" in schema if schema is not None else matches(model.ref, TEMPLATE_MODELS)):
+        return None
+    return _pass_prompt_through
 
 
-PROMPT_TEMPLATE = Mapper(name="prompt_template", order=300, map=map_prompt_template, providers=REPLICATE)
+def _pass_prompt_through(call: MapCall) -> None:
+    if "prompt_template" not in call.params and "prompt_template" not in call.inputs:
+        call.inputs["prompt_template"] = PASS_THROUGH  # a caller's own template is kept
+
+
+PROMPT_TEMPLATE = prepared_mapper("prompt_template", 300, prepare_prompt_template, REPLICATE)

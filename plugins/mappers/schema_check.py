@@ -7,12 +7,14 @@ warning when the call says ``drop_params=True``; ``prompt`` never is, and a wron
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
-from patchwire import BadRequestError, InputSpec, MapCall
-from patchwire.plugins.mappers.base import Mapper
+from patchwire import BadRequestError, InputSpec, MapCall, ModelFacts
+from patchwire.plugins.mappers.base import prepared_mapper
 from patchwire.validation import show
 
 log = logging.getLogger("patchwire")
@@ -54,35 +56,62 @@ def check_value(model: object, spec: InputSpec, value: Any) -> None:
             )
 
 
-def map_schema_check(call: MapCall) -> None:
-    schema = call.schema
+def value_check(model: object, spec: InputSpec) -> Callable[[Any], None]:
+    """``check_value`` for one input, with what does not apply to it left out (it runs per call)."""
+    if spec.enum is None and spec.minimum is None and spec.maximum is None:
+        if spec.type == "string":
+            return functools.partial(_check_string, model, spec)
+        if spec.type not in _TYPES:
+            return _accept
+    return functools.partial(check_value, model, spec)
+
+
+def _check_string(model: object, spec: InputSpec, value: Any) -> None:
+    if value.__class__ is not str:
+        check_value(model, spec, value)  # the general check words the error (a str subclass passes)
+
+
+def _accept(value: Any) -> None:
+    pass
+
+
+def prepare_schema_check(model: ModelFacts) -> Callable[[MapCall], None] | None:
+    """Each input's check, built once from the schema; None when the model's schema is unknown."""
+    schema = model.schema
     if schema is None:
-        return
-    model = call.ref  # formatted into a message only when one is needed
-    for source in (call.inputs, call.params):
-        for name in list(source):
-            spec = schema.inputs.get(name)
-            if spec is not None:
-                check_value(model, spec, source[name])
-                continue
-            if call.drop_params and name != "prompt":
-                log.warning(
-                    "patchwire: dropped %s: %s has no such input (drop_params=True)", show(name), model
+        return None
+    ref = model.ref  # formatted into a message only when one is needed
+    checks = {name: value_check(ref, spec) for name, spec in schema.inputs.items()}
+    required = tuple(schema.required)
+
+    def map_schema_check(call: MapCall) -> None:
+        for source in (call.inputs, call.params):
+            for name in list(source):
+                check = checks.get(name)
+                if check is not None:
+                    check(source[name])
+                    continue
+                if call.drop_params and name != "prompt":
+                    log.warning(
+                        "patchwire: dropped %s: %s has no such input (drop_params=True)", show(name), ref
+                    )
+                    del source[name]
+                    continue
+                accepted = ", ".join(schema.names)
+                raise BadRequestError(
+                    f"{ref} has no input {show(name)}; it accepts: {accepted}. Remove it, or pass "
+                    "drop_params=True to drop parameters the model does not take",
+                    param=name,
                 )
-                del source[name]
-                continue
-            accepted = ", ".join(schema.names)
-            raise BadRequestError(
-                f"{model} has no input {show(name)}; it accepts: {accepted}. Remove it, or pass "
-                "drop_params=True to drop parameters the model does not take",
-                param=name,
-            )
-    missing = [name for name in schema.required if name not in call.inputs and name not in call.params]
-    if missing:
-        raise BadRequestError(
-            f"{model} requires the input(s) {', '.join(missing)}; pass them as parameters",
-            param=missing[0],
-        )
+        if required:
+            missing = [name for name in required if name not in call.inputs and name not in call.params]
+            if missing:
+                raise BadRequestError(
+                    f"{ref} requires the input(s) {', '.join(missing)}; pass them as parameters",
+                    param=missing[0],
+                )
+
+    return map_schema_check
 
 
-SCHEMA_CHECK = Mapper(name="schema_check", order=1000, map=map_schema_check)
+SCHEMA_CHECK = prepared_mapper("schema_check", 1000, prepare_schema_check)

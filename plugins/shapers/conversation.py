@@ -14,42 +14,63 @@ prompt formatter, which keeps every message, system text included.
 
 from __future__ import annotations
 
-from patchwire import BadRequestError, Message, ShapeCall
-from patchwire.plugins.shapers.base import Shaper, plain_text
+from collections.abc import Callable
+
+from patchwire import BadRequestError, Message, ModelFacts, PromptFormatter, ShapeCall
+from patchwire.plugins.shapers.base import plain_text, prepared_shaper
 from patchwire.plugins.shapers.find import messages_input, system_input, takes_tools
 from patchwire.plugins.shapers.message_fields import native_message
 
 
-def shape_messages(call: ShapeCall) -> None:
-    if call.placed or call.schema is None or call.format_chosen:
-        return
-    name = messages_input(call.schema)
+def prepare_messages(model: ModelFacts) -> Callable[[ShapeCall], None] | None:
+    """For a model with a ``messages`` input (and no format the caller chose): the conversation goes there."""
+    schema = model.schema
+    if schema is None or model.format_chosen:
+        return None
+    name = messages_input(schema)
     if name is None:
-        return
-    if name in call.params:
-        raise BadRequestError(
-            f"{name} is built from the call's messages for {call.ref}; pass the conversation as "
-            "messages, not as a parameter",
-            param=name,
-        )
-    model = str(call.ref)
-    tools = takes_tools(call.schema)
-    conversation = [native_message(m, i, model, tools=tools) for i, m in enumerate(call.messages)]
-    call.inputs[name] = conversation
-    call.placed = True
+        return None
+    tools = takes_tools(schema)
+
+    def shape_messages(call: ShapeCall) -> None:
+        if call.placed:
+            return
+        if name in call.params:
+            raise BadRequestError(
+                f"{name} is built from the call's messages for {call.ref}; pass the conversation as "
+                "messages, not as a parameter",
+                param=name,
+            )
+        model = str(call.ref)
+        conversation = [native_message(m, i, model, tools=tools) for i, m in enumerate(call.messages)]
+        call.inputs[name] = conversation
+        call.placed = True
+
+    return shape_messages
 
 
-def shape_system_prompt(call: ShapeCall) -> None:
-    formatter = call.formatter
-    if call.placed or call.schema is None or formatter is None:
-        return
+def prepare_system_prompt(model: ModelFacts) -> Callable[[ShapeCall], None] | None:
+    """For a model with a system input whose prompt no chat format renders: the system text goes there."""
+    formatter = model.formatter
+    schema = model.schema
+    if schema is None or formatter is None:
+        return None
     # Only where no chat format renders the prompt: a chat format puts the system text in the
     # prompt itself (and the model's template is bypassed), so a system input would say it twice.
     if not getattr(formatter, "uses_model_template", False):
-        return
-    name = system_input(call.schema)
+        return None
+    name = system_input(schema)
     if name is None:
-        return
+        return None
+
+    def shape_system_prompt(call: ShapeCall) -> None:
+        if not call.placed:
+            _system_to_input(call, name, formatter)
+
+    return shape_system_prompt
+
+
+def _system_to_input(call: ShapeCall, name: str, formatter: PromptFormatter) -> None:
     system: list[tuple[int, Message]] = []
     rest: list[Message] = []
     for i, message in enumerate(call.messages):
@@ -72,5 +93,5 @@ def shape_system_prompt(call: ShapeCall) -> None:
     call.placed = True
 
 
-MESSAGES = Shaper(name="messages", order=200, shape=shape_messages)
-SYSTEM_PROMPT = Shaper(name="system_prompt", order=300, shape=shape_system_prompt)
+MESSAGES = prepared_shaper("messages", 200, prepare_messages)
+SYSTEM_PROMPT = prepared_shaper("system_prompt", 300, prepare_system_prompt)

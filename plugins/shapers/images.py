@@ -9,12 +9,13 @@ a message that names the model and what it takes; so is a model that requires an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from patchwire import BadRequestError, ContentPart, Message, ShapeCall
-from patchwire.plugins.shapers.base import Shaper
+from patchwire import BadRequestError, ContentPart, Message, ModelFacts, ShapeCall
+from patchwire.plugins.shapers.base import prepared_shaper
 from patchwire.plugins.shapers.data_urls import read_data_image
 from patchwire.plugins.shapers.find import ImageInput, image_input
 
@@ -61,7 +62,28 @@ def _accepted(schema_names: tuple[str, ...]) -> str:
     return ", ".join(schema_names)
 
 
-def shape_images(call: ShapeCall) -> None:
+def prepare_images(model: ModelFacts) -> Callable[[ShapeCall], None]:
+    """The model's image input, found once. A call whose messages have no content parts has no
+    images: with it only a required image is looked for."""
+    schema = model.schema
+    found = image_input(schema) if schema is not None else None
+    requires_image = found is not None and found.required
+
+    def shape_images(call: ShapeCall) -> None:
+        if requires_image or _has_parts(call.messages):
+            _shape_images(call, found)
+
+    return shape_images
+
+
+def _has_parts(messages: tuple[Message, ...]) -> bool:
+    for message in messages:
+        if message.content.__class__ is tuple:
+            return True
+    return False
+
+
+def _shape_images(call: ShapeCall, found: ImageInput | None) -> None:
     urls, rest = collect_images(call.messages)
     model = call.ref  # formatted into a message only when one is needed
     schema = call.schema
@@ -74,9 +96,6 @@ def shape_images(call: ShapeCall) -> None:
                 param="messages",
             )
         return
-    if not urls and not schema.required:
-        return  # the common case, a text call to a model that requires nothing: no search
-    found = image_input(schema)
     if found is None:
         if urls:
             raise BadRequestError(
@@ -114,4 +133,4 @@ def _check_count(model: object, found: ImageInput, count: int) -> None:
         )
 
 
-IMAGES = Shaper(name="images", order=100, shape=shape_images)
+IMAGES = prepared_shaper("images", 100, prepare_images)
