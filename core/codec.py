@@ -140,11 +140,11 @@ def _structure_part(part: Any, where: str) -> ContentPart:
 
 def structure_messages(raw: Any) -> tuple[Message, ...]:
     """The ``messages`` argument as Messages; empty or malformed lists raise ``BadRequestError``."""
-    if isinstance(raw, str | bytes) or not isinstance(raw, Iterable):
+    if raw.__class__ is not list and (isinstance(raw, str | bytes) or not isinstance(raw, Iterable)):
         raise BadRequestError(
             "messages must be a list of {'role': ..., 'content': ...} objects", param="messages"
         )
-    messages = tuple(structure_message(m, i) for i, m in enumerate(raw))
+    messages = tuple([structure_message(m, i) for i, m in enumerate(raw)])
     if not messages:
         raise BadRequestError("messages is empty; give at least one message", param="messages")
     return messages

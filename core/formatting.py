@@ -24,6 +24,8 @@ def text_of(message: Message, index: int, format_name: str) -> str:
     """The text of ``message`` (its text parts joined), which is ``messages[index]`` of the call; a part
     that is not text (an image) is a ``BadRequestError`` saying that ``format_name`` takes text only."""
     content = message.content
+    if content.__class__ is str:
+        return content  # type: ignore[return-value]
     if isinstance(content, tuple):
         for part in content:
             if part.type != "text":

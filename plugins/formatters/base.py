@@ -16,7 +16,7 @@ from patchwire import Message, message_texts, text_of
 
 @attrs.frozen
 class Formatter:
-    """A prompt formatter: ``render(messages)`` turns the conversation into one prompt with ``renderer``.
+    """A prompt formatter: ``render(messages)`` turns the conversation into one prompt.
 
     ``uses_model_template`` is read by the built-in ``prompt_template`` mapper: False (every chat
     format) means the prompt is complete, so a model's own ``prompt_template`` is replaced by
@@ -25,14 +25,13 @@ class Formatter:
 
     name: str
     models: tuple[str, ...]
-    renderer: Callable[[Sequence[Message]], str] = attrs.field(repr=False)
+    #: The render function itself, called as ``formatter.render(messages)`` (no method between: it
+    #: runs per call).
+    render: Callable[[Sequence[Message]], str] = attrs.field(repr=False)
     uses_model_template: bool = False
     #: Send the first system message as the model's ``system_prompt`` input (the input shaper of that
     #: name reads this), not in the prompt.
     supports_system_prompt: bool = False
-
-    def render(self, messages: Sequence[Message]) -> str:
-        return self.renderer(messages)
 
 
 #: The public helper ``patchwire.message_texts`` under the name the built-in formatters use.

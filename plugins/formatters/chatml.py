@@ -97,15 +97,15 @@ def render_qwen25(messages: Sequence[Message]) -> str:
 FORMATTER = Formatter(
     name=NAME,
     models=("*chatml*", "*openhermes*", "*/dolphin-*", "*/nous-hermes-2-*", "*/yi-*-chat*"),
-    renderer=render,
+    render=render,
 )
-QWEN2 = Formatter(name="qwen2", models=("*/qwen2-*-instruct*",), renderer=render_qwen2)
+QWEN2 = Formatter(name="qwen2", models=("*/qwen2-*-instruct*",), render=render_qwen2)
 QWEN25 = Formatter(
     name="qwen2.5",
     models=("*/qwen2.5-[0-9]*-instruct*", "*/qwen2.5-coder-*-instruct*"),
-    renderer=render_qwen25,
+    render=render_qwen25,
 )
-QWEN15 = Formatter(name="qwen1.5", models=("*/qwen1.5-*-chat*",), renderer=render_qwen15)
+QWEN15 = Formatter(name="qwen1.5", models=("*/qwen1.5-*-chat*",), render=render_qwen15)
 
 
 @patchwire.hookimpl

@@ -63,6 +63,6 @@ def patchwire_template_formatter(name: str, template: PromptTemplate) -> Formatt
     return Formatter(
         name=name,
         models=(),
-        renderer=TemplateRenderer(template, name),
+        render=TemplateRenderer(template, name),
         supports_system_prompt=template.supports_system_prompt,
     )

@@ -55,7 +55,7 @@ def render(messages: Sequence[Message]) -> str:
     return "\n\n".join(blocks)
 
 
-FORMATTER = Formatter(name=NAME, models=(), renderer=render, uses_model_template=True)
+FORMATTER = Formatter(name=NAME, models=(), render=render, uses_model_template=True)
 
 
 @patchwire.hookimpl(trylast=True)

@@ -44,7 +44,7 @@ FORMATTER = Formatter(
         "llama-2-*-chat:*",
         "*/codellama-*-instruct",
     ),
-    renderer=render,
+    render=render,
 )
 #: The name this formatter had when one module held both ``[INST]`` formats.
 LLAMA2 = FORMATTER

@@ -37,7 +37,10 @@ def _header(role: str) -> str:
 
 
 def render(messages: Sequence[Message]) -> str:
-    parts = [f"{_header(role)}{text.strip()}<|eot_id|>" for role, text in texts(messages, NAME)]
+    parts = [
+        f"<|start_header_id|>{role}<|end_header_id|>\n\n{text.strip()}<|eot_id|>"
+        for role, text in texts(messages, NAME)
+    ]
     parts.append(ASSISTANT)
     return "".join(parts)
 
@@ -86,7 +89,7 @@ def _today() -> str:
 FORMATTER = Formatter(
     name=NAME,
     models=("meta/meta-llama-3-*-instruct", "*llama-3-*instruct*", "*llama3-*instruct*"),
-    renderer=render,
+    render=render,
 )
 LLAMA31 = Formatter(
     name="llama3.1",
@@ -97,7 +100,7 @@ LLAMA31 = Formatter(
         "*llama-3.3-*instruct*",
         "*llama3.3-*instruct*",
     ),
-    renderer=llama31_renderer("llama3.1", lambda: "26 Jul 2024"),
+    render=llama31_renderer("llama3.1", lambda: "26 Jul 2024"),
 )
 LLAMA32 = Formatter(
     name="llama3.2",
@@ -107,7 +110,7 @@ LLAMA32 = Formatter(
         "*llama3.2-1b*instruct*",
         "*llama3.2-3b*instruct*",
     ),
-    renderer=llama31_renderer("llama3.2", _today),
+    render=llama31_renderer("llama3.2", _today),
 )
 
 

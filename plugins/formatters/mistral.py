@@ -50,7 +50,7 @@ FORMATTER = Formatter(
         "*/mistral-7b-instruct-v0.[12]*",
         "*/mixtral-8x7b-instruct-v0.1*",
     ),
-    renderer=render,
+    render=render,
 )
 
 

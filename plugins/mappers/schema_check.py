@@ -58,12 +58,26 @@ def check_value(model: object, spec: InputSpec, value: Any) -> None:
 
 def value_check(model: object, spec: InputSpec) -> Callable[[Any], None]:
     """``check_value`` for one input, with what does not apply to it left out (it runs per call)."""
-    if spec.enum is None and spec.minimum is None and spec.maximum is None:
-        if spec.type == "string":
+    if spec.enum is None:
+        if spec.type == "string" and spec.minimum is None and spec.maximum is None:
             return functools.partial(_check_string, model, spec)
-        if spec.type not in _TYPES:
+        if spec.type in ("integer", "number"):
+            low = -math.inf if spec.minimum is None else spec.minimum
+            high = math.inf if spec.maximum is None else spec.maximum
+            floats = spec.type == "number"
+            return functools.partial(_check_number, model, spec, floats, low, high)
+        if spec.type not in _TYPES and spec.minimum is None and spec.maximum is None:
             return _accept
     return functools.partial(check_value, model, spec)
+
+
+def _check_number(model: object, spec: InputSpec, floats: bool, low: float, high: float, value: Any) -> None:
+    # The common case, a number of the right type within bounds, passes at once; anything else (a
+    # bool, a NaN, an infinity, a subclass, out of bounds) is judged and worded by the general check.
+    kind = value.__class__
+    if (kind is int or (floats and kind is float and math.isfinite(value))) and low <= value <= high:
+        return
+    check_value(model, spec, value)
 
 
 def _check_string(model: object, spec: InputSpec, value: Any) -> None:
@@ -103,9 +117,9 @@ def prepare_schema_check(model: ModelFacts) -> Callable[[MapCall], None] | None:
                     "drop_params=True to drop parameters the model does not take",
                     param=name,
                 )
-        if required:
-            missing = [name for name in required if name not in call.inputs and name not in call.params]
-            if missing:
+        for needed in required:
+            if needed not in call.inputs and needed not in call.params:
+                missing = [name for name in required if name not in call.inputs and name not in call.params]
                 raise BadRequestError(
                     f"{ref} requires the input(s) {', '.join(missing)}; pass them as parameters",
                     param=missing[0],
