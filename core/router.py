@@ -162,9 +162,10 @@ class Router:
         routes = self.routes.get(model)
         if not chain and (routes is None or len(routes) == 1):
             # One place to try: no cooldown state to keep.
+            route = routes[0] if routes is not None else self._route(model)
             return await self._attempt(
-                model, self._route(model), messages, api_key, api_base, stream, timeout, format,
-                drop_params, params, options,
+                model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params,
+                options,
             )  # fmt: skip
         if options.fallbacks:
             self._check_fallbacks(options.fallbacks)
@@ -459,7 +460,7 @@ class Router:
     ) -> tuple[ChatRequest, Pipeline]:
         if not isinstance(stream, bool):
             raise BadRequestError(f"stream must be true or false, not {show(stream)}", param="stream")
-        include_usage = _include_usage(params.pop("stream_options", None), stream)
+        include_usage = "stream_options" in params and _include_usage(params.pop("stream_options"), stream)
         if not isinstance(drop_params, bool):
             raise BadRequestError(
                 f"drop_params must be true or false, not {show(drop_params)}", param="drop_params"

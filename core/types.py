@@ -1,7 +1,14 @@
 """The data types every part of patchwire speaks: messages, requests, model references, responses.
 
-All are frozen, slotted attrs classes. They know nothing of JSON: ``patchwire.codec`` is the only module
-that knows the OpenAI wire shape. Hot-path objects are built with their constructors, never structured.
+All are slotted attrs classes. They know nothing of JSON: ``patchwire.codec`` is the only module that
+knows the OpenAI wire shape. Hot-path objects are built with their constructors, never structured.
+
+What describes a model or a configuration (``ModelRef``, ``InputSchema``, templates, routes) is frozen.
+What every call builds, and every streamed token (messages, the request, responses, chunks), is not: a
+frozen attrs class sets each field through ``object.__setattr__``, which made a ``ChatRequest`` cost four
+times the instructions to build, a tenth of a prediction's whole client cost. Treat them as values all
+the same: the core never changes one once built (``attrs.evolve`` makes a changed copy), and a plugin
+must not either.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class _ItemAccess:
         return dumps(self)
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class ContentPart(_ItemAccess):
     """One part of a list-valued ``content``: ``{"type": "text", "text": ...}`` or an image part."""
 
@@ -63,7 +70,7 @@ class ContentPart(_ItemAccess):
     image_url: Mapping[str, Any] | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Message(_ItemAccess):
     """A chat message. ``content`` is a string, a tuple of parts, or None (assistant tool calls)."""
 
@@ -145,7 +152,7 @@ class InputSchema:
         return tuple(self.inputs)
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class ChatRequest:
     """One validated call, as the pipeline sees it.
 
@@ -172,14 +179,14 @@ class ChatRequest:
     user: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Usage(_ItemAccess):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Choice(_ItemAccess):
     index: int
     message: Message
@@ -187,7 +194,7 @@ class Choice(_ItemAccess):
     logprobs: Any = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class ChatResponse(_ItemAccess):
     """An OpenAI ``chat.completion`` object."""
 
@@ -200,14 +207,14 @@ class ChatResponse(_ItemAccess):
     system_fingerprint: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Delta(_ItemAccess):
     role: str | None = None
     content: str | None = None
     reasoning_content: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class ChunkChoice(_ItemAccess):
     index: int
     delta: Delta
@@ -215,7 +222,7 @@ class ChunkChoice(_ItemAccess):
     logprobs: Any = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class ChatChunk(_ItemAccess):
     """An OpenAI ``chat.completion.chunk`` object."""
 
@@ -228,7 +235,7 @@ class ChatChunk(_ItemAccess):
     usage: Usage | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class TextChoice(_ItemAccess):
     text: str
     index: int = 0
@@ -236,7 +243,7 @@ class TextChoice(_ItemAccess):
     finish_reason: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class TextCompletion(_ItemAccess):
     """An OpenAI ``text_completion`` object (the legacy completions API). A streamed text completion
     is a series of these, each holding the next piece of text."""
