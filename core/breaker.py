@@ -36,7 +36,7 @@ class CircuitBreaker:
         return self._failures >= FAILURES_TO_OPEN
 
     def allow(self) -> float | None:
-        if not self.is_open:
+        if self._failures < FAILURES_TO_OPEN:  # closed: the common case, decided at once
             return None
         now = time.monotonic()
         if now < self._open_until:

@@ -9,7 +9,7 @@ finalises the generator before closing the loop, so no "Unclosed client session"
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -21,18 +21,23 @@ from patchwire.errors import ResponseTooLargeError
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
-async def read_capped(resp: aiohttp.ClientResponse, limit: int | None = None) -> bytes:
-    """The whole body of ``resp``, refusing (``ResponseTooLargeError``) one over ``limit`` bytes
-    (default ``MAX_RESPONSE_BYTES``) before holding more than that in memory."""
+def read_capped(resp: aiohttp.ClientResponse, limit: int | None = None) -> Awaitable[bytes]:
+    """The whole body of ``resp`` (to await), refusing (``ResponseTooLargeError``) one over ``limit``
+    bytes (default ``MAX_RESPONSE_BYTES``) before holding more than that in memory."""
     limit = MAX_RESPONSE_BYTES if limit is None else limit
     declared = resp.content_length
     if declared is not None:
         if declared > limit:
             raise _too_large(f"declares {declared} bytes", limit)
         if "Content-Encoding" not in resp.headers:
-            # The parser stops at the declared length, so the body cannot outgrow it: read it at once.
-            # (A compressed one can: it is measured as it is inflated, below.)
-            return await resp.read()
+            # The parser stops at the declared length, so the body cannot outgrow it: read it at once
+            # (aiohttp's own read, awaited by the caller: no coroutine of ours in between).
+            # A compressed one can outgrow it: it is measured as it is inflated, below.
+            return resp.read()
+    return _read_measured(resp, limit)
+
+
+async def _read_measured(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     body = bytearray()
     async for chunk in resp.content.iter_any():
         body += chunk

@@ -158,6 +158,18 @@ class RateGate:
         while (delay := self._paused_until - time.monotonic()) > 0:
             await asyncio.sleep(delay)
 
+    def create_now(self) -> bool:
+        """True (the create counted as sent) when a create may go at once without waiting for anything,
+        which is the common case and needs no await; False when the caller must ``await acquire_create()``."""
+        if self.shared is None and not self.per_minute:
+            pace = self.create_pace
+            if pace.rate is None:
+                now = time.monotonic()
+                if self._paused_until <= now and not self.slow_start.take(now):
+                    pace.sent(now)
+                    return True
+        return False
+
     async def acquire_create(self) -> None:
         """Wait until a new prediction may be created (shared back-off, the per-minute bucket, then the
         pace learned from 429s)."""

@@ -190,8 +190,7 @@ class Api:
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        key: str,
-        *,
+        auth: Mapping[str, str],
         deadline: float,
         gate: RateGate | None,
         label: str,
@@ -203,7 +202,8 @@ class Api:
         self.retries = retries
         #: The upstream's circuit breaker (shared by the provider's calls to one API base).
         self.breaker = breaker
-        self.auth = {"Authorization": f"Bearer {key}"}
+        #: ``{"Authorization": "Bearer <key>"}``, shared by the calls with that key: never changed.
+        self.auth = auth
         self.deadline = deadline
         self.gate = gate
         #: ``replicate/<ref>``: names the model in messages.
@@ -239,14 +239,15 @@ class Api:
         json_object: bool = False,
         deadline: float | None = None,
         prediction_id: str | None = None,
-        before_send: Callable[[], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None] | None] | None = None,
     ) -> Answer:
         """Send until the answer is final (see the module docstring) and return it.
 
         ``what`` names the thing asked for, in messages. ``json_object``: a 2xx must hold a JSON object
-        (anything else counts as lost after sending). ``before_send`` runs before every try (it may wait,
-        or raise to stop). Raises ``Unanswered`` (rules that do not resend), or the typed error of the
-        last failure once the rule's tries or the deadline (default: the call's) run out.
+        (anything else counts as lost after sending). ``before_send`` runs before every try (it may
+        return something to await first, or raise to stop). Raises ``Unanswered`` (rules that do not
+        resend), or the typed error of the last failure once the rule's tries or the deadline (default:
+        the call's) run out.
         """
         deadline = self.deadline if deadline is None else deadline
         headers = self.auth if headers is None else headers
@@ -255,7 +256,9 @@ class Api:
         loop = asyncio.get_running_loop()
         while True:
             if before_send is not None:
-                await before_send()
+                waiting = before_send()
+                if waiting is not None:
+                    await waiting
             started = loop.time()
             hint: float | None = None
             status = 0

@@ -15,19 +15,19 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from patchwire.errors import NotFoundError, ServiceUnavailableError
+from patchwire.ratelimit import RateGate
 
-from .api import CREATES, READ, READ_TIMEOUT, Api, Unanswered, create_timeout, without_read_timeout
+from .api import CREATES, READ_TIMEOUT, Api, Unanswered
 from .errors import http_error
-from .links import Links
-from .recovery import Claims, find_lost_create
+from .recovery import find_lost_create
 from .refs import CreateTarget
+from .route import CreatePlan, Route
 
 log = logging.getLogger("patchwire")
 
@@ -42,47 +42,34 @@ class Creation:
     __slots__ = (
         "abandoned",
         "api",
-        "claims",
         "inputs",
-        "links",
         "on_wire",
-        "prefer_wait",
+        "planned",
         "recovering",
-        "remember",
+        "route",
         "sent_at",
         "sent_loop",
         "silence",
         "target",
-        "wait",
+        "url",
     )
 
-    def __init__(
-        self,
-        *,
-        api: Api,
-        links: Links,
-        claims: Claims,
-        target: CreateTarget,
-        inputs: dict[str, Any],
-        prefer_wait: int,
-        remember: Callable[[str, CreateTarget], None],
-    ) -> None:
+    def __init__(self, api: Api, route: Route, inputs: dict[str, Any]) -> None:
         self.api = api
-        self.links = links
-        self.claims = claims
-        self.target = target
+        #: The model, API base and key's shared parts (links, claims, ``prefer_wait``, headers).
+        self.route = route
+        self.target = route.target
+        #: Where the create goes (the target's, unless the model turned out to run only by version).
+        self.url = route.create_url
         self.inputs = inputs
-        self.prefer_wait = prefer_wait
-        #: Called with (API base, target) when a model turned out to run only by its latest version.
-        self.remember = remember
-        #: The ``Prefer: wait`` the create asks for (how long its answer may take); 0: none.
-        self.wait = 0
         #: Unix time the latest try was sent (a lost create is looked for around it).
         self.sent_at = 0.0
         #: Loop time the latest try was sent, and how long it may then stay silent before it counts
         #: as lost (its ``Prefer: wait`` and a slack).
         self.sent_loop = 0.0
         self.silence = READ_TIMEOUT
+        #: The latest ``plan``, which ``send`` uses (None: ``send`` plans the create itself).
+        self.planned: CreatePlan | None = None
         #: True from the moment a try is sent until its answer (or its failure) is in hand.
         self.on_wire = False
         #: True once the caller gave up: a create not yet sent (or being retried) is not sent.
@@ -95,19 +82,28 @@ class Creation:
         """Whether a prediction may exist that we do not know of yet (a create on the wire, or lost)."""
         return self.api.sending or self.recovering
 
-    def plan(self, *, stream: bool, remaining: float) -> aiohttp.ClientTimeout:
-        """The create's timeout with ``remaining`` seconds left; sets ``wait`` (its ``Prefer: wait``,
-        0 for none) and ``silence`` (how long it may go unanswered before it counts as lost)."""
-        if stream or not self.prefer_wait:
-            self.wait = 0
-            timeout = READ
+    def plan(self, stream: bool, remaining: float) -> CreatePlan:
+        """The create's headers and timeout with ``remaining`` seconds left; sets ``silence`` (how long
+        it may go unanswered before it counts as lost)."""
+        route = self.route
+        prefer_wait = route.prefer_wait
+        if stream or not prefer_wait:
+            wait = 0
         else:
-            self.wait = max(1, min(self.prefer_wait, int(remaining) - 1))
-            timeout = create_timeout(self.wait)
-        self.silence = timeout.sock_read or READ_TIMEOUT
-        return timeout
+            wait = int(remaining) - 1
+            if wait > prefer_wait:
+                wait = prefer_wait
+            elif wait < 1:
+                wait = 1
+        cancel_after = math.ceil(remaining) + CANCEL_AFTER_SLACK
+        plan = route.plan(cancel_after if cancel_after > 5 else 5, wait)
+        self.silence = plan.silence
+        self.planned = plan
+        return plan
 
-    async def send(self, *, stream: bool) -> dict[str, Any]:
+    async def send(self, stream: bool) -> dict[str, Any]:
+        """The prediction's first object, by the latest ``plan`` made (``plan`` it again when time
+        has passed since: ``Cancel-After`` and ``Prefer: wait`` count from the time left)."""
         api = self.api
         body: dict[str, Any] = {"input": self.inputs}
         if self.target.version is not None:
@@ -115,30 +111,18 @@ class Creation:
         if stream:
             body["stream"] = True
         data = orjson.dumps(body)
-        remaining = api.deadline - asyncio.get_running_loop().time()
-        headers = {
-            **api.auth,
-            "Content-Type": "application/json",
-            # Server-side backstop: the prediction dies soon after our deadline even if we cannot
-            # cancel it (the process died). Replicate's minimum is 5 s.
-            "Cancel-After": f"{max(5, math.ceil(remaining) + CANCEL_AFTER_SLACK)}s",
-        }
-        timeout = self.plan(stream=stream, remaining=remaining)
-        if self.wait:
-            headers["Prefer"] = f"wait={self.wait}"
-        # The call's one timer (``deadline.CallDeadline``) ends a create silent for longer than
-        # ``silence``: aiohttp's own read timeout would arm a timer twice per answer.
-        timeout = without_read_timeout(timeout)
+        plan = self.planned
+        if plan is None:
+            plan = self.plan(stream, api.deadline - asyncio.get_running_loop().time())
         while True:
-            url = self.links.base + self.target.path
             try:
                 answer = await api.request(
                     "POST",
-                    url,
+                    self.url,
                     rule=CREATES,
                     what=api.label,
-                    timeout=timeout,
-                    headers=headers,
+                    timeout=plan.timeout,
+                    headers=plan.headers,
                     data=data,
                     before_send=self._before_send,
                 )
@@ -156,6 +140,7 @@ class Creation:
                 elif status == 404 and self.target.version is None and self.target.deployment is None:
                     # Nothing was created, so creating by the model's latest version instead is safe.
                     self.target = await self._latest_version_target()
+                    self.url = self.route.links.base + self.target.path
                     body["version"] = self.target.version
                     data = orjson.dumps(body)
                     continue
@@ -166,12 +151,21 @@ class Creation:
             # Proven to have made no prediction: sending it again cannot make a second one.
             log.debug("patchwire: replicate %s: sending the lost create again", api.label)
 
-    async def _before_send(self) -> None:
+    def _before_send(self) -> Awaitable[None] | None:
+        """Runs before each try: None when it may be sent now, else what to await first."""
         if self.abandoned:  # nobody waits for this prediction any more: make none
             raise ServiceUnavailableError(f"{self.api.label}: the call was abandoned before its create")
         gate = self.api.gate
-        if gate is not None:
-            await gate.acquire_create()
+        if gate is not None and not gate.create_now():
+            return self._send_in_turn(gate)
+        self._sending()
+        return None
+
+    async def _send_in_turn(self, gate: RateGate) -> None:
+        await gate.acquire_create()
+        self._sending()
+
+    def _sending(self) -> None:
         self.sent_at = time.time()
         self.sent_loop = asyncio.get_running_loop().time()
         self.on_wire = True
@@ -184,8 +178,8 @@ class Creation:
         wanted = orjson.loads(data)["input"]
         found = await find_lost_create(
             self.api,
-            self.links,
-            self.claims,
+            self.route.links,
+            self.route.claims,
             self.target,
             wanted,
             sent_at=self.sent_at,
@@ -199,7 +193,8 @@ class Creation:
         """Where to create predictions of a model Replicate cannot run by name: its latest version."""
         label = self.api.label
         slug = str(self.target.model)
-        model = await self.api.read(f"{self.links.base}/v1/models/{slug}", what=f"model {slug}")
+        base = self.route.links.base
+        model = await self.api.read(f"{base}/v1/models/{slug}", what=f"model {slug}")
         latest = model.get("latest_version")
         version = latest.get("id") if isinstance(latest, Mapping) else None
         if not isinstance(version, str) or not version:
@@ -210,5 +205,5 @@ class Creation:
             )
         log.debug("patchwire: replicate %s is not an official model; creating by version %s", slug, version)
         target = CreateTarget("/v1/predictions", version, slug, None)
-        self.remember(self.links.base, target)
+        self.route.remember(base, target)
         return target

@@ -41,11 +41,11 @@ class CallDeadline:
         deadline.stop()
     """
 
-    __slots__ = ("_cancelling", "_cut", "_handle", "_job", "_loop", "_task")
+    __slots__ = ("_cancelling", "_cut", "_deadline", "_handle", "_job", "_loop", "_task")
 
     def __init__(self, job: PredictionJob, *, stream: bool) -> None:
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         if task is None:  # pragma: no cover - a provider is always awaited from a task
             raise RuntimeError("a Replicate call must run in an asyncio task")
         self._loop = loop
@@ -54,12 +54,16 @@ class CallDeadline:
         self._cancelling = task.cancelling()
         #: Why this timer cancelled the task, until that cancel is taken back: "deadline", "silence".
         self._cut: str | None = None
-        # The create is not sent yet: it cannot have been silent too long before now + its silence.
+        # The create is planned now (its headers, how long it may stay silent), and is not sent yet:
+        # it cannot have been silent too long before now + its silence.
+        api = job.api
+        deadline = self._deadline = api.deadline
         now = loop.time()
-        job.creation.plan(stream=stream, remaining=job.deadline - now)
-        due = min(job.deadline, now + job.creation.silence)
-        self._handle: asyncio.TimerHandle | None = loop.call_at(due, self._on_timer)
-        job.api.watchdog = self
+        due = now + job.creation.plan(stream, deadline - now).silence
+        self._handle: asyncio.TimerHandle | None = loop.call_at(
+            due if due < deadline else deadline, self._on_timer
+        )
+        api.watchdog = self
 
     def _on_timer(self) -> None:
         job = self._job
@@ -92,7 +96,7 @@ class CallDeadline:
     @property
     def passed(self) -> bool:
         """Whether the deadline has passed (a create answering in its grace comes back after it)."""
-        return self._loop.time() >= self._job.deadline
+        return self._loop.time() >= self._deadline
 
     def took_silence(self) -> float | None:
         """Called by ``Api.request`` on a ``CancelledError``: when this timer cut a silent create,

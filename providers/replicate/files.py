@@ -43,17 +43,25 @@ _EXTENSIONS = {"image/jpeg": "jpg", "image/svg+xml": "svg"}
 
 
 def _is_large_data_url(value: Any) -> bool:
-    # base64 holds 3 bytes in 4 characters: the length alone tells the size closely enough.
-    return isinstance(value, str) and value[:5].lower() == "data:" and len(value) * 3 // 4 > INLINE_LIMIT
+    # base64 holds 3 bytes in 4 characters: the length alone tells the size closely enough (and is
+    # checked first: it rules out nearly every input without looking at its text).
+    return isinstance(value, str) and len(value) * 3 // 4 > INLINE_LIMIT and value[:5].lower() == "data:"
+
+
+#: The shortest string ``_is_large_data_url`` can be true of.
+_LARGE = (INLINE_LIMIT * 4) // 3
 
 
 def needs_upload(inputs: Mapping[str, Any]) -> bool:
     """Whether any input (or item of a list input) is a data: URL too large to send inline."""
     for value in inputs.values():
-        if _is_large_data_url(value):
-            return True
-        if isinstance(value, list) and any(_is_large_data_url(item) for item in value):
-            return True
+        if isinstance(value, str):
+            if len(value) >= _LARGE and _is_large_data_url(value):
+                return True
+        elif isinstance(value, list):
+            for item in value:
+                if _is_large_data_url(item):
+                    return True
     return False
 
 

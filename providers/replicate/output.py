@@ -52,8 +52,14 @@ def output_pieces(output: Any, label: str, prediction_id: str | None) -> list[st
 
 def output_text(output: Any, label: str, prediction_id: str | None) -> str:
     """The whole output as one string."""
-    if output.__class__ is str:
+    cls = output.__class__
+    if cls is str:
         return str(output)
+    if cls is list:
+        try:
+            return "".join(output)  # strings only: anything else raises, and is named below
+        except TypeError:
+            pass
     return "".join(output_pieces(output, label, prediction_id))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
@@ -23,12 +24,13 @@ from . import cancel
 from .api import READ, Api, within_deadline
 from .create import Creation
 from .errors import prediction_error
-from .links import Links
 from .recovery import Claims
 
 log = logging.getLogger("patchwire")
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
+#: The links of a prediction not heard of yet.
+_NO_URLS: Mapping[str, Any] = MappingProxyType({})
 
 #: Polling interval: starts short (a fast model is done at once), backs off to POLL_MAX.
 POLL_FIRST = 0.1
@@ -41,7 +43,6 @@ class PredictionJob:
 
     __slots__ = (
         "api",
-        "claims",
         "creation",
         "finished",
         "label",
@@ -51,15 +52,14 @@ class PredictionJob:
         "urls",
     )
 
-    def __init__(self, *, api: Api, links: Links, claims: Claims, creation: Creation) -> None:
+    def __init__(self, api: Api, creation: Creation) -> None:
         self.api = api
-        self.links = links
-        self.claims = claims
         self.creation = creation
+        self.links = creation.route.links
         #: ``replicate/<ref>``: names the model in messages and responses.
         self.label = api.label
         self.prediction_id: str | None = None
-        self.urls: Mapping[str, Any] = {}
+        self.urls: Mapping[str, Any] = _NO_URLS
         self.status: str | None = None
         #: True once nothing is left to cancel (terminal status seen, or cancel sent).
         self.finished = False
@@ -68,17 +68,26 @@ class PredictionJob:
     def deadline(self) -> float:
         return self.api.deadline
 
+    @property
+    def claims(self) -> Claims:
+        return self.creation.route.claims
+
     def observe(self, prediction: Mapping[str, Any]) -> str:
         """Record what a prediction object says (id, links, status); returns the status."""
         status = prediction.get("status")
         if status.__class__ is not str:
             status = "starting"
         if self.prediction_id is None:
-            pid = str(prediction["id"])
+            pid = prediction["id"]
+            if pid.__class__ is not str:
+                pid = str(pid)
             self.prediction_id = pid
-            self.claims.add(self.links.base, pid)
+            self.creation.route.claims.add(self.links.base, pid)
             urls = prediction.get("urls")
-            self.urls = urls if isinstance(urls, Mapping) else {}
+            if urls.__class__ is dict or isinstance(urls, Mapping):  # a dict, from JSON: no ABC check
+                self.urls = urls
+            else:
+                self.urls = _NO_URLS
             log.debug("patchwire: replicate %s: prediction %s is %s", self.label, pid, status)
         elif status != self.status:
             log.debug("patchwire: replicate prediction %s: %s -> %s", self.prediction_id, self.status, status)
@@ -110,12 +119,6 @@ class PredictionJob:
     def ended(self) -> bool:
         """Whether the prediction is known to have ended (nothing left to cancel)."""
         return self.status in TERMINAL
-
-    async def create(self, *, stream: bool) -> dict[str, Any]:
-        """Create the prediction (``Prefer: wait`` unless streaming); returns its first object."""
-        prediction = await self.creation.send(stream=stream)
-        self.observe(prediction)
-        return prediction
 
     async def get(self, *, timeout: aiohttp.ClientTimeout = READ) -> dict[str, Any]:
         gate = self.api.gate

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -28,12 +29,13 @@ from .deadline import CallDeadline
 from .errors import http_error
 from .files import FileUploads, needs_upload
 from .keys import resolve_key
-from .links import Links
+from .links import BASE_ENV_VAR, Links
 from .output import output_pieces
 from .predictions import TERMINAL, PredictionJob
 from .recovery import Claims
 from .refs import CreateTarget, create_target, parse_ref
 from .responses import ChunkMaker, chat_response, finish_reason, usage_of
+from .route import Route
 from .schema import deployment_version_path, input_schema_from_openapi, openapi_of, schema_path
 from .streaming import OutputFollower
 
@@ -48,6 +50,8 @@ PREFER_WAIT = 60
 SCHEMA_BUDGET = 10.0
 #: Longest ``Router.aclose()`` waits for cancels still being retried after their callers left.
 DRAIN_BUDGET = 10.0
+#: Most (model, API base, key) routes kept; beyond it they are made again as calls come.
+MAX_ROUTES = 256
 
 
 class ReplicateProvider:
@@ -71,6 +75,8 @@ class ReplicateProvider:
         self._gates: dict[tuple[str, str], RateGate] = {}
         #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
         self._breakers: dict[str, CircuitBreaker] = {}
+        #: Per (model, API base, key): what each call there needs that does not change (``route``).
+        self._routes: dict[tuple[ModelRef, str | None, str], Route] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -108,21 +114,14 @@ class ReplicateProvider:
         return parse_ref(raw)
 
     async def input_schema(self, ref: ModelRef, context: ProviderContext) -> InputSchema | None:
-        key = resolve_key(context.api_key)  # before any network call: no key, no request
+        route = self._route(ref, context)  # before any network call: no key, no request
         path = schema_path(ref)
         if path is None:
             return None
-        base = Links.of(context.api_base).base
+        base = route.links.base
         loop = asyncio.get_running_loop()
         budget_end = min(context.deadline, loop.time() + SCHEMA_BUDGET)
-        api = Api(
-            context.session,
-            key,
-            deadline=budget_end,
-            gate=None,
-            label=f"replicate/{ref.raw}",
-            breaker=self._breaker(base),
-        )
+        api = Api(context.session, route.auth, budget_end, None, route.label, None, route.breaker)
         try:
             async with asyncio.timeout_at(budget_end):
                 body = await self._read_schema(api, base + path, ref)
@@ -190,15 +189,16 @@ class ReplicateProvider:
 
     async def complete(self, call: ProviderCall) -> ChatResponse:
         job = self._job(call)
-        prediction = await self._bounded(call, job, stream=False)
-        error = job.result_error(prediction)
-        if error is not None:
-            raise error
+        prediction = await self._bounded(call, job, False)
+        if prediction.get("status") != "succeeded":
+            error = job.result_error(prediction)
+            if error is not None:
+                raise error
         return chat_response(prediction, job.label, call.inputs)
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ChatChunk]:
         job = self._job(call)
-        prediction = await self._bounded(call, job, stream=True)
+        prediction = await self._bounded(call, job, True)
         if job.status in TERMINAL:
             error = job.result_error(prediction)
             if error is not None:
@@ -211,7 +211,7 @@ class ReplicateProvider:
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _bounded(self, call: ProviderCall, job: PredictionJob, *, stream: bool) -> dict[str, Any]:
+    async def _bounded(self, call: ProviderCall, job: PredictionJob, stream: bool) -> dict[str, Any]:
         """Create the prediction (and, unless streaming, follow it to the end) within the deadline;
         whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
         deadline = CallDeadline(job, stream=stream)
@@ -219,11 +219,14 @@ class ReplicateProvider:
             creation = job.creation
             if needs_upload(creation.inputs):
                 creation.inputs = await self._files.inline_or_upload(job.api, job.links.base, creation.inputs)
-            prediction = await job.create(stream=stream)
+                creation.planned = None  # time has passed: planned again when sent
+            # The create (``Prefer: wait`` unless streaming) returns the prediction's first object.
+            prediction = await creation.send(stream)
+            status = job.observe(prediction)
             if deadline.passed:  # the create answered in its grace, after the deadline
                 deadline.stop()
                 return await self._late(call, job, prediction, stream=stream)
-            if not stream and not job.ended:
+            if not stream and status not in TERMINAL:
                 prediction = await job.follow(prediction)
             return prediction
         except BaseException as exc:
@@ -252,38 +255,56 @@ class ReplicateProvider:
 
     def _job(self, call: ProviderCall) -> PredictionJob:
         context = call.context
-        key = resolve_key(context.api_key)
-        ref = call.request.ref
+        route = self._route(call.request.ref, context)
+        gate = context.gate
+        api = Api(
+            context.session,
+            route.auth,
+            context.deadline,
+            route.gate if gate is None else gate,
+            route.label,
+            context.retries,
+            route.breaker,
+        )
+        return PredictionJob(api, Creation(api, route, call.inputs))
+
+    def _route(self, ref: ModelRef, context: ProviderContext) -> Route:
+        """The call's ``Route``: looked up (made on a model, API base and key's first call)."""
+        key = context.api_key or resolve_key(None)
+        base = context.api_base or os.environ.get(BASE_ENV_VAR) or None
+        route = self._routes.get((ref, base, key))
+        if route is None:
+            route = self._new_route(ref, base, key)
+        return route
+
+    def _new_route(self, ref: ModelRef, base: str | None, key: str) -> Route:
+        checked = resolve_key(key)  # a key is checked once, before its route is kept
         target = self._targets.get(ref)
         if target is None:
             target = self._targets[ref] = create_target(ref)
-        links = Links.of(context.api_base)
-        if self._pinned and target.version is None and target.model is not None:
+        links = Links.of(base)
+        if target.version is None and target.model is not None:
             target = self._pinned.get((links.base, target.model), target)
-        gate = context.gate
+        gate = self._gates.get((links.base, checked))
         if gate is None:
-            gate = self._gates.get((links.base, key))
-            if gate is None:
-                gate = self._gates[links.base, key] = RateGate()
-        api = Api(
-            context.session,
-            key,
-            deadline=context.deadline,
-            gate=gate,
-            label=f"replicate/{ref.raw}",
-            retries=context.retries,
-            breaker=self._breaker(links.base),
-        )
-        creation = Creation(
-            api=api,
-            links=links,
-            claims=self._claims,
+            # The pace 429s teach is the account's: calls without a router's gate keep to it together.
+            gate = self._gates[links.base, checked] = RateGate()
+        route = Route(
             target=target,
-            inputs=call.inputs,
+            links=links,
+            key=checked,
+            gate=gate,
+            breaker=self._breaker(links.base),
+            label=f"replicate/{ref.raw}",
+            claims=self._claims,
             prefer_wait=self.prefer_wait,
             remember=self._remember_version,
         )
-        return PredictionJob(api=api, links=links, claims=self._claims, creation=creation)
+        routes = self._routes
+        if len(routes) >= MAX_ROUTES:  # keys and bases come from callers: keep the memory bounded
+            routes.clear()
+        routes[ref, base, key] = route
+        return route
 
     def _breaker(self, base: str) -> CircuitBreaker:
         """The circuit breaker of one API base, shared by this provider's calls."""
@@ -296,6 +317,7 @@ class ReplicateProvider:
         """A model found to run only by version: this provider's later calls create there at once."""
         if target.model is not None:
             self._pinned[base, target.model] = target
+            self._routes.clear()  # their targets are worked out again
 
     async def _stream_usage(
         self, job: PredictionJob, prediction: dict[str, Any], inputs: Mapping[str, Any], tokens: int

@@ -22,7 +22,7 @@ from .output import output_text
 def requested_max(inputs: Mapping[str, Any]) -> int | None:
     for name in MAX_TOKENS:
         value = inputs.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool)):
             return value
     return None
 
@@ -41,6 +41,8 @@ def estimate_tokens(text: str) -> int:
 
 def _count(metrics: Mapping[str, Any], key: str) -> int | None:
     value = metrics.get(key)
+    if value.__class__ is int:  # as JSON gives it: decided without the general checks
+        return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     return None
@@ -74,34 +76,30 @@ def prompt_text(inputs: Mapping[str, Any]) -> str:
 
 def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str) -> Usage:
     metrics = prediction.get("metrics")
-    metrics = metrics if isinstance(metrics, Mapping) else {}
+    if metrics.__class__ is not dict:  # a dict is what JSON gives: checked without the ABC
+        metrics = metrics if isinstance(metrics, Mapping) else {}
     prompt = _count(metrics, "input_token_count")
     if prompt is None:
         prompt = estimate_tokens(prompt_text(inputs))
     completion = _count(metrics, "output_token_count")
     if completion is None:
         completion = output_tokens(prediction) or estimate_tokens(text)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+    # Positional arguments here and below: this runs once per call.
+    return Usage(prompt, completion, prompt + completion)
 
 
 def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str, Any]) -> ChatResponse:
     pid = prediction.get("id")
-    text = output_text(prediction.get("output"), model, str(pid) if pid is not None else None)
+    if pid.__class__ is not str:
+        pid = None if pid is None else str(pid)
+    text = output_text(prediction.get("output"), model, pid)
     usage = usage_of(prediction, inputs, text)
     reasoning, answer = split_reasoning(text)
-    return ChatResponse(
-        id=str(prediction.get("id", "")),
-        created=int(time.time()),
-        model=model,
-        choices=(
-            Choice(
-                index=0,
-                message=Message(role="assistant", content=answer, reasoning_content=reasoning or None),
-                finish_reason=finish_reason(usage.completion_tokens, inputs),
-            ),
-        ),
-        usage=usage,
-    )
+    # role, content, name, tool_calls, tool_call_id, reasoning_content
+    message = Message("assistant", answer, None, None, None, reasoning or None)
+    choice = Choice(0, message, finish_reason(usage.completion_tokens, inputs))
+    rid = pid if pid is not None else str(prediction.get("id", ""))
+    return ChatResponse(rid, int(time.time()), model, (choice,), usage)
 
 
 class ChunkMaker:

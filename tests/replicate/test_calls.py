@@ -146,6 +146,42 @@ async def test_api_key_variable_wins_over_token_variable(
     assert running.sim.stats.unauthenticated == 0
 
 
+async def test_a_key_changed_in_the_environment_is_the_next_calls(
+    start_simulator: StartSimulator, router: patchwire.Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a call needs is worked out once per model, base and key: a new key is a new one.
+    running = await start_simulator(api_keys={"r8_new"})
+    monkeypatch.setenv("REPLICATE_API_KEY", "r8_old")
+    with pytest.raises(AuthenticationError):
+        await router.acompletion("replicate/meta/meta-llama-3-8b-instruct", MSGS, api_base=running.url)
+    monkeypatch.setenv("REPLICATE_API_KEY", "r8_new")
+    response = await router.acompletion("replicate/meta/meta-llama-3-8b-instruct", MSGS, api_base=running.url)
+    assert response.choices[0].message.content
+    assert running.sim.stats.created == 1
+
+
+async def test_a_base_changed_in_the_environment_is_the_next_calls(
+    start_simulator: StartSimulator,
+    router: patchwire.Router,
+    monkeypatch: pytest.MonkeyPatch,
+    replicate_key: str,
+) -> None:
+    first, second = await start_simulator(), await start_simulator()
+    for running in (first, second):
+        monkeypatch.setenv("REPLICATE_API_BASE", running.url)
+        await router.acompletion("replicate/meta/meta-llama-3-8b-instruct", MSGS)
+    assert (first.sim.stats.created, second.sim.stats.created) == (1, 1)
+
+
+async def test_a_malformed_key_is_refused_on_every_call(simulator: Any, router: patchwire.Router) -> None:
+    for _ in range(2):
+        with pytest.raises(AuthenticationError, match="line break"):
+            await router.acompletion(
+                "replicate/meta/meta-llama-3-8b-instruct", MSGS, api_key="r8_bad\nkey", api_base=simulator.url
+            )
+    assert simulator.sim.stats.requests_total == 0
+
+
 async def test_missing_key_fails_before_any_request(simulator: Any, router: patchwire.Router) -> None:
     with pytest.raises(AuthenticationError) as info:
         await router.acompletion("replicate/meta/meta-llama-3-8b-instruct", MSGS, api_base=simulator.url)
