@@ -25,7 +25,7 @@ def text_of(message: Message, index: int, format_name: str) -> str:
     that is not text (an image) is a ``BadRequestError`` saying that ``format_name`` takes text only."""
     content = message.content
     if content.__class__ is str:
-        return content  # type: ignore[return-value]
+        return content
     if isinstance(content, tuple):
         for part in content:
             if part.type != "text":
