@@ -185,7 +185,18 @@ class Unanswered(Exception):
 class Api:
     """Requests to Replicate on behalf of one call: its session, key, deadline and rate gate."""
 
-    __slots__ = ("auth", "breaker", "deadline", "gate", "label", "retries", "sending", "session", "watchdog")
+    __slots__ = (
+        "auth",
+        "breaker",
+        "deadline",
+        "gate",
+        "label",
+        "retries",
+        "sending",
+        "sent_loop",
+        "session",
+        "watchdog",
+    )
 
     def __init__(
         self,
@@ -210,6 +221,8 @@ class Api:
         self.label = label
         #: True while a request is on the wire (the server may be acting on it).
         self.sending = False
+        #: Loop time the latest try was sent.
+        self.sent_loop = 0.0
         #: Ends a request silent too long by cancelling the task (it then counts as lost).
         self.watchdog: Watchdog | None = None
 
@@ -223,6 +236,7 @@ class Api:
         other.retries, other.breaker = self.retries, self.breaker
         other.deadline = deadline
         other.sending = False
+        other.sent_loop = 0.0
         other.watchdog = None
         return other
 
@@ -259,7 +273,7 @@ class Api:
                 waiting = before_send()
                 if waiting is not None:
                     await waiting
-            started = loop.time()
+            started = self.sent_loop = loop.time()
             hint: float | None = None
             status = 0
             error: PatchwireError
@@ -269,7 +283,7 @@ class Api:
             # (a cut create may have made a prediction, which ``cancel.abandon`` then looks for).
             self.sending = True
             try:
-                answer = await send(self.session, method, url, headers=headers, data=data, timeout=timeout)
+                answer = await send(self.session, method, url, headers, timeout, data)
             except asyncio.CancelledError:
                 silence = self.watchdog.took_silence() if self.watchdog is not None else None
                 if silence is None:

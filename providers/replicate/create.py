@@ -48,7 +48,6 @@ class Creation:
         "recovering",
         "route",
         "sent_at",
-        "sent_loop",
         "silence",
         "target",
         "url",
@@ -64,9 +63,8 @@ class Creation:
         self.inputs = inputs
         #: Unix time the latest try was sent (a lost create is looked for around it).
         self.sent_at = 0.0
-        #: Loop time the latest try was sent, and how long it may then stay silent before it counts
-        #: as lost (its ``Prefer: wait`` and a slack).
-        self.sent_loop = 0.0
+        #: How long the create may stay silent once sent before it counts as lost (its ``Prefer:
+        #: wait`` and a slack).
         self.silence = READ_TIMEOUT
         #: The latest ``plan``, which ``send`` uses (None: ``send`` plans the create itself).
         self.planned: CreatePlan | None = None
@@ -76,6 +74,11 @@ class Creation:
         self.abandoned = False
         #: True while a lost create is being looked for.
         self.recovering = False
+
+    @property
+    def sent_loop(self) -> float:
+        """Loop time the latest try was sent."""
+        return self.api.sent_loop
 
     @property
     def in_doubt(self) -> bool:
@@ -96,7 +99,9 @@ class Creation:
             elif wait < 1:
                 wait = 1
         cancel_after = math.ceil(remaining) + CANCEL_AFTER_SLACK
-        plan = route.plan(cancel_after if cancel_after > 5 else 5, wait)
+        if cancel_after < 5:
+            cancel_after = 5
+        plan = route.plans.get((cancel_after, wait)) or route.plan(cancel_after, wait)
         self.silence = plan.silence
         self.planned = plan
         return plan
@@ -167,7 +172,6 @@ class Creation:
 
     def _sending(self) -> None:
         self.sent_at = time.time()
-        self.sent_loop = asyncio.get_running_loop().time()
         self.on_wire = True
 
     async def _recover(self, data: bytes, reason: str) -> dict[str, Any] | None:

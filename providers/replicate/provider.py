@@ -76,7 +76,7 @@ class ReplicateProvider:
         #: Per API base: fail fast while it refuses connections (see patchwire.breaker).
         self._breakers: dict[str, CircuitBreaker] = {}
         #: Per (model, API base, key): what each call there needs that does not change (``route``).
-        self._routes: dict[tuple[ModelRef, str | None, str], Route] = {}
+        self._routes: dict[tuple[str, str | None, str], Route] = {}
 
     def __repr__(self) -> str:
         return f"ReplicateProvider(prefer_wait={self.prefer_wait})"
@@ -272,7 +272,8 @@ class ReplicateProvider:
         """The call's ``Route``: looked up (made on a model, API base and key's first call)."""
         key = context.api_key or resolve_key(None)
         base = context.api_base or os.environ.get(BASE_ENV_VAR) or None
-        route = self._routes.get((ref, base, key))
+        # By the reference's text, which ``parse_ref`` made it from (a string keeps its hash).
+        route = self._routes.get((ref.raw, base, key))
         if route is None:
             route = self._new_route(ref, base, key)
         return route
@@ -303,7 +304,7 @@ class ReplicateProvider:
         routes = self._routes
         if len(routes) >= MAX_ROUTES:  # keys and bases come from callers: keep the memory bounded
             routes.clear()
-        routes[ref, base, key] = route
+        routes[ref.raw, base, key] = route
         return route
 
     def _breaker(self, base: str) -> CircuitBreaker:

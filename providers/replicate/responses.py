@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from patchwire.plugins.mappers.names import MAX_TOKENS
+from patchwire.thinking import OPEN as THINK_OPEN
 from patchwire.thinking import split_reasoning
 from patchwire.types import ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, Message, Usage
 
@@ -94,7 +95,8 @@ def chat_response(prediction: Mapping[str, Any], model: str, inputs: Mapping[str
         pid = None if pid is None else str(pid)
     text = output_text(prediction.get("output"), model, pid)
     usage = usage_of(prediction, inputs, text)
-    reasoning, answer = split_reasoning(text)
+    # Only an output that holds a <think> can start with one.
+    reasoning, answer = split_reasoning(text) if THINK_OPEN in text else (None, text)
     # role, content, name, tool_calls, tool_call_id, reasoning_content
     message = Message("assistant", answer, None, None, None, reasoning or None)
     choice = Choice(0, message, finish_reason(usage.completion_tokens, inputs))

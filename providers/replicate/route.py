@@ -60,7 +60,6 @@ class Route:
     shown in a repr."""
 
     __slots__ = (
-        "_plans",
         "auth",
         "breaker",
         "claims",
@@ -68,6 +67,7 @@ class Route:
         "gate",
         "label",
         "links",
+        "plans",
         "prefer_wait",
         "remember",
         "target",
@@ -101,7 +101,8 @@ class Route:
         self.prefer_wait = prefer_wait
         #: Called with (API base, target) when a model turned out to run only by its latest version.
         self.remember = remember
-        self._plans: dict[tuple[int, int], CreatePlan] = {}
+        #: By (Cancel-After, Prefer: wait); ``plan`` makes the missing ones.
+        self.plans: dict[tuple[int, int], CreatePlan] = {}
 
     def __repr__(self) -> str:
         return f"Route({self.label!r}, {self.links.base!r})"  # never the key
@@ -109,7 +110,7 @@ class Route:
     def plan(self, cancel_after: int, wait: int) -> CreatePlan:
         """The create's headers and timeout for a ``Cancel-After`` of ``cancel_after`` seconds and a
         ``Prefer: wait`` of ``wait`` (0: none)."""
-        plans = self._plans
+        plans = self.plans
         plan = plans.get((cancel_after, wait))
         if plan is None:
             if len(plans) >= _MAX_HEADER_SETS:

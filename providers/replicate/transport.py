@@ -90,7 +90,6 @@ async def send(
     session: aiohttp.ClientSession,
     method: str,
     url: str,
-    *,
     headers: Mapping[str, str],
     timeout: aiohttp.ClientTimeout,
     data: bytes | None = None,
