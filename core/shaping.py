@@ -28,17 +28,14 @@ class InputPlan:
     """How calls to one model (one pipeline, one input schema) become the model's inputs: the shapers
     and mappers with something to do for it, in order, each as the function it runs per call."""
 
-    __slots__ = ("facts", "mappers", "pipeline", "shapers")
+    __slots__ = ("facts", "mappers", "pipeline", "schema", "shapers")
 
     def __init__(self, pipeline: Pipeline, schema: InputSchema | None) -> None:
         self.pipeline = pipeline
+        self.schema = schema
         self.facts = ModelFacts(pipeline.ref, schema, pipeline.formatter, pipeline.format_chosen)
         self.shapers = _prepared(pipeline, pipeline.shapers, self.facts, "shaper", "shape")
         self.mappers = _prepared(pipeline, pipeline.mappers, self.facts, "mapper", "map")
-
-    @property
-    def schema(self) -> InputSchema | None:
-        return self.facts.schema
 
     def shape(self, messages: Sequence[Message], params: dict[str, Any]) -> dict[str, Any]:
         """The model inputs the conversation becomes; ``params`` loses what a shaper consumed."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import patchwire
 from patchwire import BadRequestError, Message
-from patchwire.plugins.formatters.base import Formatter, text_of, texts
+from patchwire.plugins.formatters.base import Formatter, text_of
 
 NAME = "llama3"
 ASSISTANT = "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -38,8 +38,8 @@ def _header(role: str) -> str:
 
 def render(messages: Sequence[Message]) -> str:
     parts = [
-        f"<|start_header_id|>{role}<|end_header_id|>\n\n{text.strip()}<|eot_id|>"
-        for role, text in texts(messages, NAME)
+        f"<|start_header_id|>{m.role}<|end_header_id|>\n\n{text_of(m, i, NAME).strip()}<|eot_id|>"
+        for i, m in enumerate(messages)
     ]
     parts.append(ASSISTANT)
     return "".join(parts)

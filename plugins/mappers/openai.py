@@ -28,11 +28,12 @@ A parameter a mapper leaves in ``call.params`` passes through under its own name
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import patchwire
-from patchwire import BadRequestError, MapCall, ModelFacts
+from patchwire import BadRequestError, InputSchema, MapCall, ModelFacts
 from patchwire.plugins.mappers.aliases import ALIASES
 from patchwire.plugins.mappers.base import REPLICATE, Mapper, prepared_mapper
 from patchwire.plugins.mappers.names import MAX_TOKENS, family_name
@@ -107,6 +108,14 @@ def _stop(call: MapCall, target: str) -> None:
         call.inputs[target] = joined
 
 
+def _bounds(schema: InputSchema | None, length: str | None) -> tuple[float, float]:
+    """The bounds of the model's length input (none known: any length passes here)."""
+    spec = schema.inputs.get(length) if schema is not None and length is not None else None
+    low = spec.minimum if spec is not None and spec.minimum is not None else -math.inf
+    high = spec.maximum if spec is not None and spec.maximum is not None else math.inf
+    return low, high
+
+
 def prepare_openai(model: ModelFacts) -> Callable[[MapCall], None]:
     """The model's names for the length, the stop sequences and the sampling inputs, looked up once."""
     schema = model.schema
@@ -114,10 +123,19 @@ def prepare_openai(model: ModelFacts) -> Callable[[MapCall], None]:
     stop = next((name for name in STOP_INPUTS if schema is None or name in schema), None)
     same_name = tuple(name for name in SAME_NAME if schema is None or name in schema)
 
+    low, high = _bounds(schema, length)
+
     def map_openai(call: MapCall) -> None:
         params = call.params
         if "max_tokens" in params or "max_completion_tokens" in params:
-            _max_tokens(call, length)
+            value = params.get("max_tokens")
+            if length is not None and "max_completion_tokens" not in params and low <= value <= high:
+                del params["max_tokens"]  # the common case: one length, within the model's bounds
+                call.inputs[length] = value
+            else:
+                _max_tokens(call, length)
+            if not params:
+                return
         if stop is not None and "stop" in params:  # without one, schema_check reports it
             _stop(call, stop)
         for name in same_name:

@@ -59,8 +59,6 @@ def check_value(model: object, spec: InputSpec, value: Any) -> None:
 def value_check(model: object, spec: InputSpec) -> Callable[[Any], None]:
     """``check_value`` for one input, with what does not apply to it left out (it runs per call)."""
     if spec.enum is None:
-        if spec.type == "string" and spec.minimum is None and spec.maximum is None:
-            return functools.partial(_check_string, model, spec)
         if spec.type in ("integer", "number"):
             low = -math.inf if spec.minimum is None else spec.minimum
             high = math.inf if spec.maximum is None else spec.maximum
@@ -80,11 +78,6 @@ def _check_number(model: object, spec: InputSpec, floats: bool, low: float, high
     check_value(model, spec, value)
 
 
-def _check_string(model: object, spec: InputSpec, value: Any) -> None:
-    if value.__class__ is not str:
-        check_value(model, spec, value)  # the general check words the error (a str subclass passes)
-
-
 def _accept(value: Any) -> None:
     pass
 
@@ -97,13 +90,21 @@ def prepare_schema_check(model: ModelFacts) -> Callable[[MapCall], None] | None:
     ref = model.ref  # formatted into a message only when one is needed
     checks = {name: value_check(ref, spec) for name, spec in schema.inputs.items()}
     required = tuple(schema.required)
+    strings = frozenset(
+        name
+        for name, spec in schema.inputs.items()
+        if spec.type == "string" and spec.enum is None and spec.minimum is None and spec.maximum is None
+    )
 
     def map_schema_check(call: MapCall) -> None:
-        for source in (call.inputs, call.params):
-            for name in list(source):
+        for source in (call.inputs, call.params) if call.params else (call.inputs,):
+            # Copied only when unknown names may be dropped from it on the way.
+            for name, value in list(source.items()) if call.drop_params else source.items():
+                if value.__class__ is str and name in strings:
+                    continue  # the commonest input, a string where any string goes, passes at once
                 check = checks.get(name)
                 if check is not None:
-                    check(source[name])
+                    check(value)
                     continue
                 if call.drop_params and name != "prompt":
                     log.warning(
