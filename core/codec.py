@@ -58,12 +58,6 @@ _ROLE_SET = frozenset(ROLES)
 
 def structure_message(raw: Any, index: int | None = None) -> Message:
     """One OpenAI message dict (or a ``Message``) as a ``Message``; a ``BadRequestError`` says what is off."""
-    if type(raw) is dict and len(raw) == 2:
-        # The common case, {"role": ..., "content": "..."}, costs one constructor call.
-        role = raw.get("role")
-        content = raw.get("content")
-        if role in _ROLE_SET and type(content) is str:
-            return Message(role, content)
     if isinstance(raw, Message):
         return raw
     where = _message_where(index)
@@ -144,7 +138,17 @@ def structure_messages(raw: Any) -> tuple[Message, ...]:
         raise BadRequestError(
             "messages must be a list of {'role': ..., 'content': ...} objects", param="messages"
         )
-    messages = tuple([structure_message(m, i) for i, m in enumerate(raw)])
+    structured = []
+    for i, raw_message in enumerate(raw):
+        # The common case, {"role": ..., "content": "..."}, costs one constructor call.
+        if raw_message.__class__ is dict and len(raw_message) == 2:
+            role = raw_message.get("role")
+            content = raw_message.get("content")
+            if role in _ROLE_SET and content.__class__ is str:
+                structured.append(Message(role, content))
+                continue
+        structured.append(structure_message(raw_message, i))
+    messages = tuple(structured)
     if not messages:
         raise BadRequestError("messages is empty; give at least one message", param="messages")
     return messages

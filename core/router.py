@@ -491,18 +491,18 @@ class Router:
         if format is not None and not isinstance(format, str):
             raise BadRequestError(f"format must be a string, not {show(format)}", param="format")
         pipeline = self._pipeline(model_string, format, route)
-        request = ChatRequest(
-            model=model_string,
-            ref=pipeline.ref,
-            messages=structure_messages(messages),
-            params=check_params(params, drop_params=drop_params),
-            stream=stream,
-            timeout=float(timeout),
-            api_key=api_key,
-            api_base=api_base,
-            format=format,
-            drop_params=drop_params,
-            include_usage=include_usage,
+        request = ChatRequest(  # positionally: this runs on every call
+            model_string,
+            pipeline.ref,
+            structure_messages(messages),
+            check_params(params, drop_params=drop_params),
+            stream,
+            float(timeout),
+            api_key,
+            api_base,
+            format,
+            drop_params,
+            include_usage,
         )
         return request, pipeline
 
