@@ -268,14 +268,13 @@ class Router:
             retries = route.num_retries if route is not None and route.num_retries is not None else None
         if retries is None:
             retries = self.num_retries
-        loop = asyncio.get_running_loop()
-        context = ProviderContext(
-            session=self._sessions.get(),
-            api_key=request.api_key,
-            api_base=request.api_base,
-            deadline=loop.time() + request.timeout,
-            gate=self.rate_gate,
-            retries=retries,
+        context = ProviderContext(  # positionally: this runs on every call
+            self._sessions.get(),
+            request.api_key,
+            request.api_base,
+            asyncio.get_running_loop().time() + request.timeout,
+            self.rate_gate,
+            retries,
         )
         limit = self._limit()
         if limit is not None:
