@@ -196,6 +196,21 @@ def error_for(contribution: Contribution, kind: str, needed: str) -> PluginError
     )
 
 
+def bad_result(
+    subject: str, plugin: PluginInfo | None, method: str, value: Any, expected: str
+) -> PluginError:
+    """The error for a plugin object (``subject``, e.g. "formatter 'acme'") whose ``method`` returned
+    ``value`` where the contract wants ``expected``."""
+    name = plugin.name if plugin is not None else "(unknown)"
+    dist = plugin.distribution if plugin is not None else "(unknown)"
+    return PluginError(
+        f"{subject} from plugin {name!r} (distribution {dist}) breaks the plugin contract: {method}() "
+        f"returned {type(value).__name__}, not {expected}; fix or uninstall the plugin",
+        plugin=name,
+        distribution=dist,
+    )
+
+
 def log_problems(problems: Sequence[ContractProblem], seen: set[ContractProblem]) -> None:
     """Log each problem once per plugin set (``seen`` is kept by the caller)."""
     for problem in problems:

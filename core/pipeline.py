@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from patchwire import contract
-from patchwire.errors import BadRequestError, ConfigError, PluginError
+from patchwire.errors import BadRequestError, ConfigError
 from patchwire.interfaces import (
     CallNext,
     CallResult,
@@ -99,22 +99,14 @@ class Pipeline:
         assert self.formatter is not None
         prompt = self.formatter.render(messages)
         if type(prompt) is not str:
-            raise _bad_result(self.formatter, self.formatter_plugin, "render", prompt)
+            raise contract.bad_result(
+                f"formatter {self.formatter.name!r}",
+                self.formatter_plugin,
+                "render",
+                prompt,
+                "the prompt string",
+            )
         return prompt
-
-
-def _bad_result(
-    formatter: PromptFormatter, plugin: PluginInfo | None, method: str, value: Any
-) -> PluginError:
-    name = plugin.name if plugin is not None else "(unknown)"
-    dist = plugin.distribution if plugin is not None else "(unknown)"
-    return PluginError(
-        f"formatter {formatter.name!r} from plugin {name!r} (distribution {dist}) breaks the plugin "
-        f"contract: {method}() returned {type(value).__name__}, not the prompt string; fix or uninstall "
-        "the plugin",
-        plugin=name,
-        distribution=dist,
-    )
 
 
 def _chain(base: CallNext, wrappers: Sequence[CallWrapper]) -> CallNext:

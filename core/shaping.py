@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from patchwire.errors import PluginError
+from patchwire import contract
 from patchwire.interfaces import InputShaper, MapCall, ModelFacts, ParamMapper, ShapeCall, prepared_for
 from patchwire.types import ChatRequest, InputSchema, Message
 
@@ -82,22 +82,11 @@ def _prepared(
         if function is None:
             continue  # nothing to do for this model
         if not callable(function):
-            raise _bad_prepare(pipeline, obj, kind, function)
+            subject = f"{kind} {getattr(obj, 'name', type(obj).__name__)!r}"
+            origin = pipeline.origins.get(id(obj))
+            raise contract.bad_result(subject, origin, "prepare", function, "a function or None")
         found.append(function)
     return tuple(found)
-
-
-def _bad_prepare(pipeline: Pipeline, obj: Any, kind: str, value: Any) -> PluginError:
-    plugin = pipeline.origins.get(id(obj))
-    name = plugin.name if plugin is not None else "(unknown)"
-    dist = plugin.distribution if plugin is not None else "(unknown)"
-    return PluginError(
-        f"{kind} {getattr(obj, 'name', type(obj).__name__)!r} from plugin {name!r} (distribution {dist}) "
-        f"breaks the plugin contract: prepare() returned {type(value).__name__}, not a function or None; "
-        "fix or uninstall the plugin",
-        plugin=name,
-        distribution=dist,
-    )
 
 
 def build_inputs(pipeline: Pipeline, request: ChatRequest, schema: InputSchema | None) -> dict[str, Any]:
