@@ -128,8 +128,13 @@ def prepare_openai(model: ModelFacts) -> Callable[[MapCall], None]:
     def map_openai(call: MapCall) -> None:
         params = call.params
         if "max_tokens" in params or "max_completion_tokens" in params:
-            value = params.get("max_tokens")
-            if length is not None and "max_completion_tokens" not in params and low <= value <= high:
+            value: int = params.get("max_tokens", 0)
+            if (
+                value
+                and length is not None
+                and "max_completion_tokens" not in params
+                and low <= value <= high
+            ):
                 del params["max_tokens"]  # the common case: one length, within the model's bounds
                 call.inputs[length] = value
             else:
