@@ -134,6 +134,20 @@ async def test_create_official_model_fresh_shape_then_polls_to_succeeded(
     assert sim.stats.created == 1
 
 
+async def test_two_simulators_with_one_seed_never_hand_out_the_same_prediction_id(
+    start: Start, http: aiohttp.ClientSession
+) -> None:
+    # A client that outlives one simulator (a test process, one provider shared by many tests) must
+    # not meet an id it saw from another: it would take a new prediction for one it already knows.
+    ids = []
+    for _ in range(2):
+        _, url = await start(faults=Faults(seed=7))
+        status, body = await post(http, url + LLAMA3, {"input": {"prompt": "hi"}})
+        assert status == 201
+        ids.append(body["id"])
+    assert ids[0] != ids[1]
+
+
 @pytest.mark.parametrize(
     ("version", "model", "expected_version"),
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from bisect import bisect_left, bisect_right
@@ -39,7 +40,9 @@ class PredictionStore:
         self._active: set[Prediction] = set()
         self._warm_at: dict[str, float] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._id_rng = random.Random(f"ids:{id_salt}")
+        # Unique to this instance, as Replicate's ids are: a client that outlives one simulator (a
+        # test process, a shared provider) must never meet an id it saw from another one.
+        self._id_rng = random.Random(f"ids:{id_salt}:{os.urandom(8).hex()}")
         self.closing = False
 
     # ---- lifecycle --------------------------------------------------------------------------
