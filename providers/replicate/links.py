@@ -86,15 +86,19 @@ def is_replicate_host(parts: SplitResult) -> bool:
 _REPLICATE_API = _origin(urlsplit(DEFAULT_API_BASE))
 
 
+def chosen_base(api_base: str | None) -> str | None:
+    """The API base a call asked for: ``api_base=``, else REPLICATE_API_BASE (LiteLLM's name, which
+    points calls elsewhere, e.g. at `patchwire fake-replicate`), else None for Replicate's own."""
+    return api_base or os.environ.get(BASE_ENV_VAR) or None
+
+
 class Links:
     """Resolves the links of one call's API answers against its API base (see the module docstring)."""
 
     __slots__ = ("_origin", "base", "rebase_links")
 
     def __init__(self, api_base: str | None) -> None:
-        # REPLICATE_API_BASE (LiteLLM's name) points calls without api_base= elsewhere, e.g. at
-        # `patchwire fake-replicate`.
-        api_base = api_base or os.environ.get(BASE_ENV_VAR) or None
+        api_base = chosen_base(api_base)
         self.base = normalize_base(api_base)
         #: Whether the caller chose the base: links on Replicate's API origin are then moved onto it.
         self.rebase_links = bool(api_base)
@@ -103,7 +107,7 @@ class Links:
     @classmethod
     def of(cls, api_base: str | None) -> Links:
         """The ``Links`` of ``api_base``, made once per base (parsing it costs more than the lookup)."""
-        key = api_base or os.environ.get(BASE_ENV_VAR) or None
+        key = chosen_base(api_base)
         links = _by_base.get(key)
         if links is None:
             if len(_by_base) >= _MAX_BASES:  # bases come from callers: keep the memory bounded

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -29,7 +28,7 @@ from .deadline import CallDeadline
 from .errors import http_error
 from .files import FileUploads, needs_upload
 from .keys import resolve_key
-from .links import BASE_ENV_VAR, Links
+from .links import Links, chosen_base
 from .output import output_pieces
 from .predictions import TERMINAL, PredictionJob
 from .recovery import Claims
@@ -271,7 +270,7 @@ class ReplicateProvider:
     def _route(self, ref: ModelRef, context: ProviderContext) -> Route:
         """The call's ``Route``: looked up (made on a model, API base and key's first call)."""
         key = context.api_key or resolve_key(None)
-        base = context.api_base or os.environ.get(BASE_ENV_VAR) or None
+        base = chosen_base(context.api_base)
         # By the reference's text, which ``parse_ref`` made it from (a string keeps its hash).
         route = self._routes.get((ref.raw, base, key))
         if route is None:
