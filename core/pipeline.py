@@ -88,7 +88,7 @@ class Pipeline:
     def plan(self, schema: InputSchema | None) -> InputPlan:
         """How calls to this model with ``schema`` become its inputs, built on the first such call."""
         plan = self._plans.get(id(schema))
-        if plan is None or plan.schema is not schema:
+        if plan is None or plan.facts.schema is not schema:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()  # schemas re-read over a long run: keep the latest few
             plan = self._plans[id(schema)] = InputPlan(self, schema)

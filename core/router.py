@@ -352,9 +352,8 @@ class Router:
             deadline=asyncio.get_running_loop().time() + request.timeout,
             gate=self.rate_gate,
         )
-        call = await self._call(pipeline, request, context)
-        cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
-        return pipeline, cached[0] if cached is not None else None, call
+        schema = await self._schema(pipeline, context)
+        return pipeline, schema, ProviderCall(request, pipeline.plan(schema).build(request), context)
 
     def register_prompt_template(
         self,
@@ -538,12 +537,6 @@ class Router:
         return schema
 
     # -- running -------------------------------------------------------------------------------
-
-    async def _call(self, pipeline: Pipeline, request: ChatRequest, context: ProviderContext) -> ProviderCall:
-        """The call as it reaches the provider: the conversation placed by the shapers, the
-        parameters mapped, by the model's schema where it is known."""
-        schema = await self._schema(pipeline, context)
-        return ProviderCall(request=request, inputs=pipeline.plan(schema).build(request), context=context)
 
     def _limit(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is None:

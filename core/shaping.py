@@ -28,11 +28,10 @@ class InputPlan:
     """How calls to one model (one pipeline, one input schema) become the model's inputs: the shapers
     and mappers with something to do for it, in order, each as the function it runs per call."""
 
-    __slots__ = ("facts", "mappers", "pipeline", "schema", "shapers")
+    __slots__ = ("facts", "mappers", "pipeline", "shapers")
 
     def __init__(self, pipeline: Pipeline, schema: InputSchema | None) -> None:
         self.pipeline = pipeline
-        self.schema = schema
         self.facts = ModelFacts(pipeline.ref, schema, pipeline.formatter, pipeline.format_chosen)
         self.shapers = _prepared(pipeline, pipeline.shapers, self.facts, "shaper", "shape")
         self.mappers = _prepared(pipeline, pipeline.mappers, self.facts, "mapper", "map")

@@ -37,10 +37,7 @@ def _header(role: str) -> str:
 
 
 def render(messages: Sequence[Message]) -> str:
-    parts = [
-        f"<|start_header_id|>{m.role}<|end_header_id|>\n\n{text_of(m, i, NAME).strip()}<|eot_id|>"
-        for i, m in enumerate(messages)
-    ]
+    parts = [f"{_header(m.role)}{text_of(m, i, NAME).strip()}<|eot_id|>" for i, m in enumerate(messages)]
     parts.append(ASSISTANT)
     return "".join(parts)
 
