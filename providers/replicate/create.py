@@ -36,6 +36,23 @@ log = logging.getLogger("patchwire")
 CANCEL_AFTER_SLACK = 5
 
 
+def create_times(stream: bool, prefer_wait: int, remaining: float) -> tuple[int, int]:
+    """A create's ``Cancel-After`` and ``Prefer: wait`` (0: none) in seconds, with ``remaining``
+    seconds left: the prediction dies soon after the deadline, and the wait ends before it."""
+    if stream or not prefer_wait:
+        wait = 0
+    else:
+        wait = int(remaining) - 1
+        if wait > prefer_wait:
+            wait = prefer_wait
+        elif wait < 1:
+            wait = 1
+    cancel_after = math.ceil(remaining) + CANCEL_AFTER_SLACK
+    if cancel_after < 5:
+        cancel_after = 5  # Replicate's minimum
+    return cancel_after, wait
+
+
 class Creation:
     """Sends one call's create (see the module docstring) and returns the prediction's first object."""
 
@@ -89,18 +106,7 @@ class Creation:
         """The create's headers and timeout with ``remaining`` seconds left; sets ``silence`` (how long
         it may go unanswered before it counts as lost)."""
         route = self.route
-        prefer_wait = route.prefer_wait
-        if stream or not prefer_wait:
-            wait = 0
-        else:
-            wait = int(remaining) - 1
-            if wait > prefer_wait:
-                wait = prefer_wait
-            elif wait < 1:
-                wait = 1
-        cancel_after = math.ceil(remaining) + CANCEL_AFTER_SLACK
-        if cancel_after < 5:
-            cancel_after = 5
+        cancel_after, wait = create_times(stream, route.prefer_wait, remaining)
         plan = route.plans.get((cancel_after, wait)) or route.plan(cancel_after, wait)
         self.silence = plan.silence
         self.planned = plan

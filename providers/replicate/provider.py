@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -23,7 +22,7 @@ from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usag
 
 from . import cancel
 from .api import SCHEMAS, Api
-from .create import Creation
+from .create import Creation, create_times
 from .deadline import CallDeadline
 from .errors import http_error
 from .files import FileUploads, needs_upload
@@ -177,12 +176,16 @@ class ReplicateProvider:
         body: dict[str, Any] = {"input": inputs}
         if target.version is not None:
             body["version"] = target.version
-        headers = {"Authorization": auth, "Content-Type": "application/json"}
-        headers["Cancel-After"] = f"{max(5, math.ceil(call.request.timeout) + 5)}s"
+        cancel_after, wait = create_times(call.request.stream, self.prefer_wait, call.request.timeout)
+        headers = {
+            "Authorization": auth,
+            "Content-Type": "application/json",
+            "Cancel-After": f"{cancel_after}s",
+        }
         if call.request.stream:
             body["stream"] = True
-        elif self.prefer_wait:
-            headers["Prefer"] = f"wait={max(1, min(self.prefer_wait, int(call.request.timeout) - 1))}"
+        elif wait:
+            headers["Prefer"] = f"wait={wait}"
         sent.append({"method": "POST", "url": base + target.path, "headers": headers, "body": body})
         return sent
 
