@@ -27,14 +27,17 @@ from typing import Any, Protocol
 import aiohttp
 import attrs
 
+from patchwire import debug as requests_log
 from patchwire import observe
 from patchwire.breaker import CircuitBreaker
 from patchwire.errors import PatchwireError, ServiceUnavailableError
+from patchwire.http import read_capped
 from patchwire.ratelimit import RateGate, cap_back_off
 from patchwire.safetext import redact
 
+from . import transport
 from .errors import http_error, retry_after
-from .transport import Answer, Lost, NotSent, TransportError, send
+from .transport import Answer, Lost, NotSent, TransportError
 
 log = logging.getLogger("patchwire")
 
@@ -189,12 +192,14 @@ class Api:
         "auth",
         "breaker",
         "deadline",
+        "debug",
         "gate",
         "label",
         "retries",
         "sending",
         "sent_loop",
         "session",
+        "verbose",
         "watchdog",
     )
 
@@ -225,20 +230,17 @@ class Api:
         self.sent_loop = 0.0
         #: Ends a request silent too long by cancelling the task (it then counts as lost).
         self.watchdog: Watchdog | None = None
+        # Whether the call's DEBUG lines, and its requests as curl commands (``patchwire.debug``), are
+        # wanted: looked up once per call (the levels its start saw), not before every line.
+        self.debug = log.isEnabledFor(logging.DEBUG)
+        self.verbose = requests_log.log.isEnabledFor(logging.DEBUG)
 
     def __repr__(self) -> str:
         return f"Api({self.label!r})"  # never the key
 
     def with_deadline(self, deadline: float) -> Api:
         """The same requests with another deadline (work that goes on after the call has ended)."""
-        other = Api.__new__(Api)
-        other.session, other.auth, other.gate, other.label = self.session, self.auth, self.gate, self.label
-        other.retries, other.breaker = self.retries, self.breaker
-        other.deadline = deadline
-        other.sending = False
-        other.sent_loop = 0.0
-        other.watchdog = None
-        return other
+        return Api(self.session, self.auth, deadline, self.gate, self.label, self.retries, self.breaker)
 
     async def request(
         self,
@@ -266,7 +268,9 @@ class Api:
         deadline = self.deadline if deadline is None else deadline
         headers = self.auth if headers is None else headers
         backoff: Backoff | None = None
-        debug = log.isEnabledFor(logging.DEBUG)
+        debug = self.debug
+        verbose = self.verbose
+        session = self.session
         loop = asyncio.get_running_loop()
         while True:
             if before_send is not None:
@@ -282,15 +286,22 @@ class Api:
             # Left True if the caller is cancelled mid-request: the request may have reached the server
             # (a cut create may have made a prediction, which ``cancel.abandon`` then looks for).
             self.sending = True
+            if verbose:
+                transport.log_request(method, url, headers, data)
             try:
-                answer = await send(self.session, method, url, headers, timeout, data)
+                # The exchange is awaited here, not in a coroutine of its own: every coroutine between
+                # the caller and aiohttp costs on each call's start and on every resume.
+                async with session.request(
+                    method, url, headers=headers, data=transport.request_body(data), timeout=timeout
+                ) as resp:
+                    answer = Answer(resp.status, resp.headers, await read_capped(resp))
             except asyncio.CancelledError:
                 silence = self.watchdog.took_silence() if self.watchdog is not None else None
                 if silence is None:
                     raise
                 failure: TransportError | None = Lost(f"no answer within {silence:g}s")
-            except TransportError as exc:
-                failure = exc
+            except transport.FAILURES as exc:
+                failure = transport.failure(exc, url)
             else:
                 failure = None
             if failure is not None:
@@ -306,6 +317,8 @@ class Api:
                 if self.breaker is not None:
                     self.breaker.succeeded()
                 status = answer.status
+                if verbose:
+                    transport.log_answer(method, url, status, answer.body, loop.time() - started)
                 if debug:
                     log.debug(
                         "patchwire: replicate %s %s -> %s in %.3fs",

@@ -37,10 +37,9 @@ async def abandon(job: PredictionJob) -> None:
     """Cancel the job's prediction unless it is finished. Safe to call more than once."""
     if job.finished:
         return
-    creation = job.creation
-    creation.abandoned = True
+    job.abandoned = True
     if job.prediction_id is None:
-        if not creation.in_doubt:
+        if not job.in_doubt:
             return  # no create reached Replicate (refused, failed, or never sent): nothing to cancel
         wait = CUT_WAIT  # a shutting-down process must not end before the lookup, nor wait long for it
     else:
@@ -62,18 +61,17 @@ async def _cleanup(job: PredictionJob) -> None:
 
 
 async def _find_cut_create(job: PredictionJob) -> None:
-    creation = job.creation
     loop = asyncio.get_running_loop()
-    api = job.api.with_deadline(loop.time() + LOOKUP_BUDGET)
-    wanted = orjson.loads(orjson.dumps(creation.inputs))  # as the API echoes it back (JSON types)
+    api = job.with_deadline(loop.time() + LOOKUP_BUDGET)
+    wanted = orjson.loads(orjson.dumps(job.inputs))  # as the API echoes it back (JSON types)
     try:
         found = await find_lost_create(
             api,
             job.links,
             job.claims,
-            creation.target,
+            job.target,
             wanted,
-            sent_at=creation.sent_at,
+            sent_at=job.sent_at,
             lost_at=loop.time(),
             reason="cut",
         )
@@ -94,7 +92,7 @@ async def cancel(job: PredictionJob) -> None:
     it running, and billed, to the end of the call's timeout. A final answer (2xx or 4xx) ends it.
     """
     pid = job.prediction_id
-    api = job.api
+    api = job
     loop = asyncio.get_running_loop()
     # Replicate ends the prediction by then itself (create sent Cancel-After: the time left, rounded up,
     # plus CANCEL_AFTER_SLACK).

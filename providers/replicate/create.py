@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
+import aiohttp
 import orjson
 
 from patchwire.errors import NotFoundError, ServiceUnavailableError
@@ -25,6 +26,7 @@ from patchwire.ratelimit import RateGate
 
 from .api import CREATES, READ_TIMEOUT, Api, Unanswered
 from .errors import http_error
+from .files import LARGE_DATA_URL, needs_upload
 from .recovery import find_lost_create
 from .refs import CreateTarget
 from .route import CreatePlan, Route
@@ -53,33 +55,39 @@ def create_times(stream: bool, prefer_wait: int, remaining: float) -> tuple[int,
     return cancel_after, wait
 
 
-class Creation:
-    """Sends one call's create (see the module docstring) and returns the prediction's first object."""
+class Creation(Api):
+    """The requests of one call (``Api``) that also send its create (see the module docstring) and
+    return the prediction's first object. (One object per call, not one per part: ``PredictionJob``
+    extends it in turn.)"""
 
     __slots__ = (
         "abandoned",
-        "api",
         "inputs",
         "on_wire",
         "planned",
         "recovering",
         "route",
-        "sent_at",
         "silence",
         "target",
         "url",
     )
 
-    def __init__(self, api: Api, route: Route, inputs: dict[str, Any]) -> None:
-        self.api = api
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        route: Route,
+        inputs: dict[str, Any],
+        deadline: float,
+        gate: RateGate | None,
+        retries: int | None,
+    ) -> None:
+        Api.__init__(self, session, route.auth, deadline, gate, route.label, retries, route.breaker)
         #: The model, API base and key's shared parts (links, claims, ``prefer_wait``, headers).
         self.route = route
         self.target = route.target
         #: Where the create goes (the target's, unless the model turned out to run only by version).
         self.url = route.create_url
         self.inputs = inputs
-        #: Unix time the latest try was sent (a lost create is looked for around it).
-        self.sent_at = 0.0
         #: How long the create may stay silent once sent before it counts as lost (its ``Prefer:
         #: wait`` and a slack).
         self.silence = READ_TIMEOUT
@@ -93,14 +101,15 @@ class Creation:
         self.recovering = False
 
     @property
-    def sent_loop(self) -> float:
-        """Loop time the latest try was sent."""
-        return self.api.sent_loop
+    def sent_at(self) -> float:
+        """Unix time the latest try was sent (a lost create is looked for around it); worked out from
+        its loop time when needed, rather than a clock read per create."""
+        return time.time() - (asyncio.get_running_loop().time() - self.sent_loop)
 
     @property
     def in_doubt(self) -> bool:
         """Whether a prediction may exist that we do not know of yet (a create on the wire, or lost)."""
-        return self.api.sending or self.recovering
+        return self.sending or self.recovering
 
     def plan(self, stream: bool, remaining: float) -> CreatePlan:
         """The create's headers and timeout with ``remaining`` seconds left; sets ``silence`` (how long
@@ -115,7 +124,6 @@ class Creation:
     async def send(self, stream: bool) -> dict[str, Any]:
         """The prediction's first object, by the latest ``plan`` made (``plan`` it again when time
         has passed since: ``Cancel-After`` and ``Prefer: wait`` count from the time left)."""
-        api = self.api
         body: dict[str, Any] = {"input": self.inputs}
         if self.target.version is not None:
             body["version"] = self.target.version
@@ -123,15 +131,21 @@ class Creation:
             body["stream"] = True
         data = orjson.dumps(body)
         plan = self.planned
+        # A body shorter than one large data: URL holds none: the inputs need no look (the common case).
+        if len(data) >= LARGE_DATA_URL and needs_upload(self.inputs):
+            uploads, base = self.route.uploads, self.route.links.base
+            self.inputs = body["input"] = await uploads.inline_or_upload(self, base, self.inputs)
+            data = orjson.dumps(body)
+            plan = None  # time has passed: planned again
         if plan is None:
-            plan = self.plan(stream, api.deadline - asyncio.get_running_loop().time())
+            plan = self.plan(stream, self.deadline - asyncio.get_running_loop().time())
         while True:
             try:
-                answer = await api.request(
+                answer = await self.request(
                     "POST",
                     self.url,
                     rule=CREATES,
-                    what=api.label,
+                    what=self.label,
                     timeout=plan.timeout,
                     headers=plan.headers,
                     data=data,
@@ -156,28 +170,24 @@ class Creation:
                     data = orjson.dumps(body)
                     continue
                 else:
-                    raise http_error(status, answer.body, answer.headers, what=api.label)
+                    raise http_error(status, answer.body, answer.headers, what=self.label)
             if found is not None:
                 return found
             # Proven to have made no prediction: sending it again cannot make a second one.
-            log.debug("patchwire: replicate %s: sending the lost create again", api.label)
+            log.debug("patchwire: replicate %s: sending the lost create again", self.label)
 
     def _before_send(self) -> Awaitable[None] | None:
         """Runs before each try: None when it may be sent now, else what to await first."""
         if self.abandoned:  # nobody waits for this prediction any more: make none
-            raise ServiceUnavailableError(f"{self.api.label}: the call was abandoned before its create")
-        gate = self.api.gate
+            raise ServiceUnavailableError(f"{self.label}: the call was abandoned before its create")
+        gate = self.gate
         if gate is not None and not gate.create_now():
             return self._send_in_turn(gate)
-        self._sending()
+        self.on_wire = True
         return None
 
     async def _send_in_turn(self, gate: RateGate) -> None:
         await gate.acquire_create()
-        self._sending()
-
-    def _sending(self) -> None:
-        self.sent_at = time.time()
         self.on_wire = True
 
     async def _recover(self, data: bytes, reason: str) -> dict[str, Any] | None:
@@ -187,7 +197,7 @@ class Creation:
         # The input as the API echoes it back (JSON types), to compare with the list's.
         wanted = orjson.loads(data)["input"]
         found = await find_lost_create(
-            self.api,
+            self,
             self.route.links,
             self.route.claims,
             self.target,
@@ -201,10 +211,10 @@ class Creation:
 
     async def _latest_version_target(self) -> CreateTarget:
         """Where to create predictions of a model Replicate cannot run by name: its latest version."""
-        label = self.api.label
+        label = self.label
         slug = str(self.target.model)
         base = self.route.links.base
-        model = await self.api.read(f"{base}/v1/models/{slug}", what=f"model {slug}")
+        model = await self.read(f"{base}/v1/models/{slug}", what=f"model {slug}")
         latest = model.get("latest_version")
         version = latest.get("id") if isinstance(latest, Mapping) else None
         if not isinstance(version, str) or not version:

@@ -56,20 +56,18 @@ class CallDeadline:
         self._cut: str | None = None
         # The create is planned now (its headers, how long it may stay silent), and is not sent yet:
         # it cannot have been silent too long before now + its silence.
-        api = job.api
-        deadline = self._deadline = api.deadline
+        deadline = self._deadline = job.deadline
         now = loop.time()
-        due = now + job.creation.plan(stream, deadline - now).silence
+        due = now + job.plan(stream, deadline - now).silence
         self._handle: asyncio.TimerHandle | None = loop.call_at(
             due if due < deadline else deadline, self._on_timer
         )
-        api.watchdog = self
+        job.watchdog = self
 
     def _on_timer(self) -> None:
         job = self._job
-        creation = job.creation
         now = self._loop.time()
-        creating = job.prediction_id is None and creation.on_wire and job.api.sending
+        creating = job.prediction_id is None and job.on_wire and job.sending
         if now >= job.deadline:
             if creating and self._cut is None and now < job.deadline + CREATE_GRACE:
                 # Its answer, if it comes soon, tells what to return or cancel.
@@ -78,12 +76,12 @@ class CallDeadline:
             self._cancel("deadline")
             return
         if creating:
-            due = creation.sent_loop + creation.silence
+            due = job.sent_loop + job.silence
             if now >= due:
                 self._cancel("silence")
                 return
         elif job.prediction_id is None:
-            due = now + creation.silence  # not sent yet (or being resent)
+            due = now + job.silence  # not sent yet (or being resent)
         else:
             due = job.deadline
         self._handle = self._loop.call_at(min(job.deadline, due), self._on_timer)
@@ -108,7 +106,7 @@ class CallDeadline:
             return None  # the caller cancelled the call as well: that cancel goes on
         job = self._job
         # The create will be resolved, and maybe resent: the timer looks again a silence from now.
-        silence = job.creation.silence
+        silence = job.silence
         self._handle = self._loop.call_at(min(job.deadline, self._loop.time() + silence), self._on_timer)
         return silence
 
@@ -124,4 +122,4 @@ class CallDeadline:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        self._job.api.watchdog = None
+        self._job.watchdog = None

@@ -48,15 +48,16 @@ def _is_large_data_url(value: Any) -> bool:
     return isinstance(value, str) and len(value) * 3 // 4 > INLINE_LIMIT and value[:5].lower() == "data:"
 
 
-#: The shortest string ``_is_large_data_url`` can be true of.
-_LARGE = (INLINE_LIMIT * 4) // 3
+#: The shortest string ``_is_large_data_url`` can be true of (so a create body shorter than this holds
+#: none: ``needs_upload`` need not look).
+LARGE_DATA_URL = (INLINE_LIMIT * 4) // 3
 
 
 def needs_upload(inputs: Mapping[str, Any]) -> bool:
     """Whether any input (or item of a list input) is a data: URL too large to send inline."""
     for value in inputs.values():
         if isinstance(value, str):
-            if len(value) >= _LARGE and _is_large_data_url(value):
+            if len(value) >= LARGE_DATA_URL and _is_large_data_url(value):
                 return True
         elif isinstance(value, list):
             for item in value:

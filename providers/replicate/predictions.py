@@ -1,6 +1,7 @@
 """One call's prediction: what is known of it (id, status, links), and following it to its end.
 
-A ``PredictionJob`` is made per call. Its create (``create.Creation``) runs on the caller's task, and the
+A ``PredictionJob`` is made per call: the one object that makes the call's requests (``api.Api``), sends
+its create (``create.Creation``) and follows its prediction. The create runs on the caller's task, and the
 prediction's id and links are recorded as soon as the create answers, so whoever abandons the call (a
 cancelled task, the deadline, an error) can cancel the prediction (``cancel.abandon``; a create cut on
 the wire is found in the prediction list first). A running
@@ -19,12 +20,14 @@ from typing import Any
 import aiohttp
 
 from patchwire.errors import PatchwireError
+from patchwire.ratelimit import RateGate
 
 from . import cancel
-from .api import READ, Api, within_deadline
+from .api import READ, within_deadline
 from .create import Creation
 from .errors import prediction_error
 from .recovery import Claims
+from .route import Route
 
 log = logging.getLogger("patchwire")
 
@@ -38,26 +41,28 @@ POLL_FACTOR = 1.5
 POLL_MAX = 2.0
 
 
-class PredictionJob:
+class PredictionJob(Creation):
     """Create, follow and cancel one call's prediction (see the module docstring)."""
 
     __slots__ = (
-        "api",
-        "creation",
         "finished",
-        "label",
         "links",
         "prediction_id",
         "status",
         "urls",
     )
 
-    def __init__(self, api: Api, creation: Creation) -> None:
-        self.api = api
-        self.creation = creation
-        self.links = creation.route.links
-        #: ``replicate/<ref>``: names the model in messages and responses.
-        self.label = api.label
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        route: Route,
+        inputs: dict[str, Any],
+        deadline: float,
+        gate: RateGate | None,
+        retries: int | None,
+    ) -> None:
+        Creation.__init__(self, session, route, inputs, deadline, gate, retries)
+        self.links = route.links
         self.prediction_id: str | None = None
         self.urls: Mapping[str, Any] = _NO_URLS
         self.status: str | None = None
@@ -65,12 +70,8 @@ class PredictionJob:
         self.finished = False
 
     @property
-    def deadline(self) -> float:
-        return self.api.deadline
-
-    @property
     def claims(self) -> Claims:
-        return self.creation.route.claims
+        return self.route.claims
 
     def observe(self, prediction: Mapping[str, Any]) -> str:
         """Record what a prediction object says (id, links, status); returns the status."""
@@ -82,13 +83,14 @@ class PredictionJob:
             if pid.__class__ is not str:
                 pid = str(pid)
             self.prediction_id = pid
-            self.creation.route.claims.add(self.links.base, pid)
+            self.route.claims.add(self.links.base, pid)
             urls = prediction.get("urls")
             if urls.__class__ is dict or isinstance(urls, Mapping):  # a dict, from JSON: no ABC check
                 self.urls = urls
             else:
                 self.urls = _NO_URLS
-            log.debug("patchwire: replicate %s: prediction %s is %s", self.label, pid, status)
+            if self.debug:
+                log.debug("patchwire: replicate %s: prediction %s is %s", self.label, pid, status)
         elif status != self.status:
             log.debug("patchwire: replicate prediction %s: %s -> %s", self.prediction_id, self.status, status)
         self.status = status
@@ -121,8 +123,8 @@ class PredictionJob:
         return self.status in TERMINAL
 
     async def get(self, *, timeout: aiohttp.ClientTimeout = READ) -> dict[str, Any]:
-        gate = self.api.gate
-        prediction = await self.api.read(
+        gate = self.gate
+        prediction = await self.read(
             self.get_url,
             what=f"prediction {self.prediction_id}",
             prediction_id=self.prediction_id,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 from patchwire.breaker import CircuitBreaker
 from patchwire.errors import ConfigError, PatchwireError, RateLimitError, ServiceUnavailableError, Timeout
@@ -22,7 +22,7 @@ from patchwire.types import ChatChunk, ChatResponse, InputSchema, ModelRef, Usag
 
 from . import cancel
 from .api import SCHEMAS, Api
-from .create import Creation, create_times
+from .create import create_times
 from .deadline import CallDeadline
 from .errors import http_error
 from .files import FileUploads, needs_upload
@@ -38,6 +38,7 @@ from .schema import deployment_version_path, input_schema_from_openapi, openapi_
 from .streaming import OutputFollower
 
 log = logging.getLogger("patchwire")
+T = TypeVar("T")
 
 #: Seconds a create holds the connection (``Prefer: wait=N``): Replicate's longest, so a prediction of up
 #: to a minute costs one request, not a create and a string of polls against the account's read limit.
@@ -189,18 +190,13 @@ class ReplicateProvider:
         sent.append({"method": "POST", "url": base + target.path, "headers": headers, "body": body})
         return sent
 
-    async def complete(self, call: ProviderCall) -> ChatResponse:
-        job = self._job(call)
-        prediction = await self._bounded(call, job, False)
-        if prediction.get("status") != "succeeded":
-            error = job.result_error(prediction)
-            if error is not None:
-                raise error
-        return chat_response(prediction, job.label, call.inputs)
+    def complete(self, call: ProviderCall) -> Coroutine[Any, Any, ChatResponse]:
+        # Not a coroutine itself: the caller awaits ``_bounded``'s directly, one coroutine fewer on
+        # the call's path (each costs on the call's start and on every resume beneath it).
+        return self._bounded(call, False, _answer)
 
     async def stream(self, call: ProviderCall) -> AsyncIterator[ChatChunk]:
-        job = self._job(call)
-        prediction = await self._bounded(call, job, True)
+        job, prediction = await self._bounded(call, True, _job_and_prediction)
         if job.status in TERMINAL:
             error = job.result_error(prediction)
             if error is not None:
@@ -213,24 +209,26 @@ class ReplicateProvider:
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _bounded(self, call: ProviderCall, job: PredictionJob, stream: bool) -> dict[str, Any]:
+    async def _bounded(
+        self,
+        call: ProviderCall,
+        stream: bool,
+        result: Callable[[ProviderCall, PredictionJob, dict[str, Any]], T],
+    ) -> T:
         """Create the prediction (and, unless streaming, follow it to the end) within the deadline;
-        whatever ends this early (deadline, cancellation, error) cancels the prediction upstream."""
+        whatever ends this early (deadline, cancellation, error) cancels the prediction upstream.
+        Returns ``result`` of the call's job and the prediction's latest object."""
+        job = self._job(call)
         deadline = CallDeadline(job, stream=stream)
         try:
-            creation = job.creation
-            if needs_upload(creation.inputs):
-                creation.inputs = await self._files.inline_or_upload(job.api, job.links.base, creation.inputs)
-                creation.planned = None  # time has passed: planned again when sent
             # The create (``Prefer: wait`` unless streaming) returns the prediction's first object.
-            prediction = await creation.send(stream)
+            prediction = await job.send(stream)
             status = job.observe(prediction)
             if deadline.passed:  # the create answered in its grace, after the deadline
                 deadline.stop()
-                return await self._late(call, job, prediction, stream=stream)
-            if not stream and status not in TERMINAL:
+                prediction = await self._late(call, job, prediction, stream=stream)
+            elif not stream and status not in TERMINAL:
                 prediction = await job.follow(prediction)
-            return prediction
         except BaseException as exc:
             deadline.stop()  # before awaiting the cleanup, which the timer must not cut
             timed_out = isinstance(exc, asyncio.CancelledError) and deadline.expired()
@@ -240,6 +238,7 @@ class ReplicateProvider:
             raise
         finally:
             deadline.stop()
+        return result(call, job, prediction)
 
     async def _late(
         self, call: ProviderCall, job: PredictionJob, prediction: dict[str, Any], *, stream: bool
@@ -259,16 +258,14 @@ class ReplicateProvider:
         context = call.context
         route = self._route(call.request.ref, context)
         gate = context.gate
-        api = Api(
+        return PredictionJob(
             context.session,
-            route.auth,
+            route,
+            call.inputs,
             context.deadline,
             route.gate if gate is None else gate,
-            route.label,
             context.retries,
-            route.breaker,
         )
-        return PredictionJob(api, Creation(api, route, call.inputs))
 
     def _route(self, ref: ModelRef, context: ProviderContext) -> Route:
         """The call's ``Route``: looked up (made on a model, API base and key's first call)."""
@@ -300,6 +297,7 @@ class ReplicateProvider:
             breaker=self._breaker(links.base),
             label=f"replicate/{ref.raw}",
             claims=self._claims,
+            uploads=self._files,
             prefer_wait=self.prefer_wait,
             remember=self._remember_version,
         )
@@ -402,6 +400,21 @@ class ReplicateProvider:
         finally:
             if not job.finished:
                 await job.abandon()
+
+
+def _answer(call: ProviderCall, job: PredictionJob, prediction: dict[str, Any]) -> ChatResponse:
+    """A finished prediction as the call's response; one that did not succeed raises its error."""
+    if prediction.get("status") != "succeeded":
+        error = job.result_error(prediction)
+        if error is not None:
+            raise error
+    return chat_response(prediction, job.label, call.inputs)
+
+
+def _job_and_prediction(
+    call: ProviderCall, job: PredictionJob, prediction: dict[str, Any]
+) -> tuple[PredictionJob, dict[str, Any]]:
+    return job, prediction
 
 
 def _counts_output(prediction: Mapping[str, Any]) -> bool:

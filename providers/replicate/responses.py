@@ -20,19 +20,14 @@ from patchwire.types import ChatChunk, ChatResponse, Choice, ChunkChoice, Delta,
 from .output import output_text
 
 
-def requested_max(inputs: Mapping[str, Any]) -> int | None:
-    for name in MAX_TOKENS:
-        value = inputs.get(name)
-        if value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-    return None
-
-
 def finish_reason(output_tokens: int | None, inputs: Mapping[str, Any]) -> str:
-    """``"length"`` when the output reached the requested maximum, else ``"stop"``."""
-    limit = requested_max(inputs)
-    if limit is not None and output_tokens is not None and output_tokens >= limit:
-        return "length"
+    """``"length"`` when the output reached the requested maximum (the first of the ``MAX_TOKENS``
+    inputs given as a whole number), else ``"stop"``."""
+    if output_tokens is not None:
+        for name in MAX_TOKENS:
+            limit = inputs.get(name)
+            if limit.__class__ is int or (isinstance(limit, int) and not isinstance(limit, bool)):
+                return "length" if output_tokens >= limit else "stop"
     return "stop"
 
 
@@ -44,6 +39,11 @@ def _count(metrics: Mapping[str, Any], key: str) -> int | None:
     value = metrics.get(key)
     if value.__class__ is int:  # as JSON gives it: decided without the general checks
         return value
+    return _number(value)
+
+
+def _number(value: Any) -> int | None:
+    """A token count as a whole number, or None when it is not a number."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     return None
@@ -79,10 +79,15 @@ def usage_of(prediction: Mapping[str, Any], inputs: Mapping[str, Any], text: str
     metrics = prediction.get("metrics")
     if metrics.__class__ is not dict:  # a dict is what JSON gives: checked without the ABC
         metrics = metrics if isinstance(metrics, Mapping) else {}
-    prompt = _count(metrics, "input_token_count")
+    # A count JSON gave as an int is taken here, without a call (this runs once per call).
+    prompt = metrics.get("input_token_count")
+    if prompt.__class__ is not int:
+        prompt = _number(prompt)
     if prompt is None:
         prompt = estimate_tokens(prompt_text(inputs))
-    completion = _count(metrics, "output_token_count")
+    completion = metrics.get("output_token_count")
+    if completion.__class__ is not int:
+        completion = _number(completion)
     if completion is None:
         completion = output_tokens(prediction) or estimate_tokens(text)
     # Positional arguments here and below: this runs once per call.

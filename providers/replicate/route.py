@@ -18,6 +18,7 @@ from patchwire.breaker import CircuitBreaker
 from patchwire.ratelimit import RateGate
 
 from .api import READ, READ_TIMEOUT, create_timeout, without_read_timeout
+from .files import FileUploads
 from .links import Links
 from .recovery import Claims
 from .refs import CreateTarget
@@ -71,6 +72,7 @@ class Route:
         "prefer_wait",
         "remember",
         "target",
+        "uploads",
     )
 
     def __init__(
@@ -83,6 +85,7 @@ class Route:
         breaker: CircuitBreaker,
         label: str,
         claims: Claims,
+        uploads: FileUploads,
         prefer_wait: int,
         remember: Callable[[str, CreateTarget], None],
     ) -> None:
@@ -97,6 +100,8 @@ class Route:
         self.label = label
         #: The predictions the provider's calls follow (a lost create must not be "found" as one).
         self.claims = claims
+        #: The provider's recent uploads of large data: URLs (reused, not uploaded again).
+        self.uploads = uploads
         #: The provider's ``prefer_wait``.
         self.prefer_wait = prefer_wait
         #: Called with (API base, target) when a model turned out to run only by its latest version.

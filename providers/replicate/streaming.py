@@ -111,14 +111,14 @@ class OutputFollower:
     async def _connect(self) -> None:
         job = self.job
         assert job.stream_url is not None
-        headers = {**job.api.auth, "Accept": "text/event-stream", "Cache-Control": "no-store"}
+        headers = {**job.auth, "Accept": "text/event-stream", "Cache-Control": "no-store"}
         last_id = self._decoder.last_event_id
         if last_id is not None:
             headers["Last-Event-ID"] = last_id
         if debug.enabled():
             debug.log_request("replicate", "GET", job.stream_url, headers)
         try:
-            resp = await job.api.session.get(job.stream_url, headers=headers, timeout=STREAM_TIMEOUT)
+            resp = await job.session.get(job.stream_url, headers=headers, timeout=STREAM_TIMEOUT)
         except (aiohttp.ClientError, OSError) as exc:
             await self._dropped(f"could not open the stream: {describe(exc)}")
             return

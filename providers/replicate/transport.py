@@ -1,14 +1,16 @@
-"""One HTTP exchange with Replicate, with aiohttp's exceptions turned into two of our own.
+"""The parts of one HTTP exchange with Replicate: its answer, and aiohttp's exceptions turned into two
+of our own. (``Api.request`` runs the exchange itself: a coroutine of its own around it would cost on
+every call's start and every resume.)
 
 aiohttp's ``ClientResponseError`` carries the request headers (the key among them) in its repr, and its
-``ServerTimeoutError`` is a ``TimeoutError`` that would pass for the call's deadline: nothing of aiohttp's
-leaves this module. What a caller must know is whether the request can have reached the server.
+``ServerTimeoutError`` is a ``TimeoutError`` that would pass for the call's deadline: none of them leaves
+``Api.request``, which hands each to ``failure``. What a caller must know is whether the request can
+have reached the server.
 """
 
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +19,6 @@ import orjson
 
 from patchwire import debug
 from patchwire.errors import BadRequestError
-from patchwire.http import read_capped
 
 from .errors import json_or_none
 
@@ -83,37 +84,37 @@ def describe(exc: BaseException) -> str:
 #: aiohttp's threshold for its "large body as raw bytes" ResourceWarning.
 LARGE_BODY = 1 << 20
 
+#: What an exchange may raise of aiohttp's (and the OS's): ``failure`` turns each into one of ours.
+FAILURES = (aiohttp.ClientError, OSError)
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
-async def send(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    timeout: aiohttp.ClientTimeout,
-    data: bytes | None = None,
-) -> Answer:
-    body: bytes | io.BytesIO | None = data
+def request_body(data: bytes | None) -> bytes | io.BytesIO | None:
+    """What to hand aiohttp as the body of one try (a stream is read once: made again per try)."""
     if data is not None and len(data) > LARGE_BODY:
-        body = io.BytesIO(data)  # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB
-    verbose = debug.enabled()
-    if verbose:
-        debug.log_request("replicate", method, url, headers, data)
-        started = time.monotonic()
-    try:
-        async with session.request(method, url, headers=headers, data=body, timeout=timeout) as resp:
-            body = await read_capped(resp)
-            if verbose:
-                answer = _logged_json(body) if resp.status < 300 else None
-                debug.log_answer("replicate", method, url, resp.status, answer, time.monotonic() - started)
-            return Answer(resp.status, resp.headers, body)
-    except aiohttp.InvalidURL:
+        return io.BytesIO(data)  # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB
+    return data
+
+
+def failure(exc: BaseException, url: str) -> TransportError:
+    """``exc`` (one of ``FAILURES``, raised by an exchange with ``url``) as ours; an invalid URL is
+    the caller's mistake, raised as ``BadRequestError``."""
+    if isinstance(exc, aiohttp.InvalidURL):
         raise BadRequestError(
             f"cannot reach Replicate at {url.split('?')[0]!r}: not a valid URL; check api_base=",
             param="api_base",
         ) from None
-    except _NOT_SENT as exc:
-        raise NotSent(describe(exc), refused=isinstance(exc, aiohttp.ClientConnectorError)) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise Lost(describe(exc)) from None
+    if isinstance(exc, _NOT_SENT):
+        return NotSent(describe(exc), refused=isinstance(exc, aiohttp.ClientConnectorError))
+    return Lost(describe(exc))
+
+
+def log_request(method: str, url: str, headers: Mapping[str, str], data: bytes | None) -> None:
+    """The request as a curl command (``patchwire.debug``; only when it is enabled)."""
+    debug.log_request("replicate", method, url, headers, data)
+
+
+def log_answer(method: str, url: str, status: int, body: bytes, seconds: float) -> None:
+    """The answer's status and prediction id (``patchwire.debug``; only when it is enabled)."""
+    answer = _logged_json(body) if status < 300 else None
+    debug.log_answer("replicate", method, url, status, answer, seconds)
