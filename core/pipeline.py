@@ -79,6 +79,8 @@ class Pipeline:
     origins: Mapping[int, PluginInfo] = attrs.field(factory=dict, eq=False, repr=False)
     #: The input plan per schema met (by ``id``: the plan holds its schema, so the id stays its own).
     _plans: dict[int, InputPlan] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    #: The plan per api_base whose model schema is known (``keep_ready``): a call's one lookup.
+    ready: dict[str | None, InputPlan] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
@@ -93,6 +95,12 @@ class Pipeline:
                 self._plans.clear()  # schemas re-read over a long run: keep the latest few
             plan = self._plans[id(schema)] = InputPlan(self, schema)
         return plan
+
+    def keep_ready(self, api_base: str | None, plan: InputPlan) -> None:
+        """Remember ``plan`` for calls at ``api_base`` (a few bases at most: callers choose them)."""
+        if len(self.ready) >= MAX_PLANS:
+            self.ready.clear()
+        self.ready[api_base] = plan
 
     def render(self, messages: Sequence[Message]) -> str:
         """The formatter's prompt; anything but a string is the formatter plugin's fault, named."""
