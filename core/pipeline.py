@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from patchwire import contract
-from patchwire.errors import BadRequestError, ConfigError
+from patchwire.errors import BadRequestError, ConfigError, PluginError
 from patchwire.interfaces import (
     CallNext,
     CallResult,
@@ -107,14 +107,15 @@ class Pipeline:
         assert self.formatter is not None
         prompt = self.formatter.render(messages)
         if type(prompt) is not str:
-            raise contract.bad_result(
-                f"formatter {self.formatter.name!r}",
-                self.formatter_plugin,
-                "render",
-                prompt,
-                "the prompt string",
-            )
+            raise self.not_a_prompt(prompt)
         return prompt
+
+    def not_a_prompt(self, prompt: object) -> PluginError:
+        """The error for a formatter that rendered something other than a string, naming its plugin."""
+        assert self.formatter is not None
+        return contract.bad_result(
+            f"formatter {self.formatter.name!r}", self.formatter_plugin, "render", prompt, "the prompt string"
+        )
 
 
 def _chain(base: CallNext, wrappers: Sequence[CallWrapper]) -> CallNext:

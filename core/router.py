@@ -35,7 +35,14 @@ from patchwire.http import SessionPool, make_session
 from patchwire.interfaces import Provider, ProviderCall, ProviderContext, provider_drain
 from patchwire.manager import Plugins, get_plugins
 from patchwire.mock import mock_result
-from patchwire.options import NO_OPTIONS, CallOptions, check_fallbacks, check_num_retries, take_call_options
+from patchwire.options import (
+    NO_OPTIONS,
+    OPTION_NAMES,
+    CallOptions,
+    check_fallbacks,
+    check_num_retries,
+    take_call_options,
+)
 from patchwire.pipeline import (
     BoundFormatter,
     Pipeline,
@@ -158,12 +165,14 @@ class Router:
         A call fails over to the other deployments of its model and then to its ``fallbacks`` when the
         failure is one they can fix (see ``patchwire.fallbacks``); each attempt has its own timeout.
         """
-        options, timeout, api_base = take_call_options(params, timeout, api_base)
+        options = NO_OPTIONS
+        if not OPTION_NAMES.isdisjoint(params):  # most calls have none: no call to look for them
+            options, timeout, api_base = take_call_options(params, timeout, api_base)
         chain = options.fallbacks or self.fallbacks.get(model, ())
         routes = self.routes.get(model)
         if not chain and (routes is None or len(routes) == 1):
-            # One place to try: no cooldown state to keep.
-            route = routes[0] if routes is not None else self._route(model)
+            # One place to try: no cooldown state to keep. Without routes, a model string is its own.
+            route = routes[0] if routes is not None else self._route(model) if self.routes else None
             return await self._attempt(
                 model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params,
                 options,
@@ -486,7 +495,21 @@ class Router:
             )
         if format is not None and not isinstance(format, str):
             raise BadRequestError(f"format must be a string, not {show(format)}", param="format")
-        pipeline = self._pipeline(model_string, format, route)
+        # The model's pipeline, resolved on its first call and kept until the plugins change.
+        if self.plugins.generation != self._generation:
+            self._refresh()
+        # A route's custom template is its chat format: a raw prompt (text completions) skips it.
+        template = route.template if route is not None and format != RAW else None
+        key = (model_string, format, id(route)) if template is not None else (model_string, format)
+        pipeline = self._pipelines.get(key)
+        if pipeline is None:
+            pipeline = self._pipelines[key] = build_pipeline(
+                self.plugins,
+                model_string,
+                requested_format=format,
+                template=template,
+                providers=self._providers,
+            )
         request = ChatRequest(  # positionally: this runs on every call
             model_string,
             pipeline.ref,
@@ -501,20 +524,6 @@ class Router:
             include_usage,
         )
         return request, pipeline
-
-    def _pipeline(self, model: str, format: str | None, route: ModelRoute | None) -> Pipeline:
-        if self.plugins.generation != self._generation:
-            self._refresh()
-        # A route's custom template is its chat format: a raw prompt (text completions) skips it.
-        template = route.template if route is not None and format != RAW else None
-        key = (model, format, id(route)) if template is not None else (model, format)
-        pipeline = self._pipelines.get(key)
-        if pipeline is None:
-            pipeline = build_pipeline(
-                self.plugins, model, requested_format=format, template=template, providers=self._providers
-            )
-            self._pipelines[key] = pipeline
-        return pipeline
 
     async def _plan(self, pipeline: Pipeline, context: ProviderContext) -> InputPlan:
         """The model's input plan at this api_base, its schema read first (fetched on the first call);

@@ -54,7 +54,10 @@ class InputPlan:
             placed = shape_call.placed
             messages = shape_call.messages
         if not placed and facts.formatter is not None:
-            inputs["prompt"] = self.pipeline.render(messages)
+            prompt = facts.formatter.render(messages)
+            if prompt.__class__ is not str:
+                raise self.pipeline.not_a_prompt(prompt)
+            inputs["prompt"] = prompt
         if self.mappers:
             call = MapCall(facts.ref, facts.schema, params, inputs, request.drop_params, facts.formatter)
             for map_params in self.mappers:
