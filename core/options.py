@@ -36,7 +36,7 @@ NAMES = (
     "fallbacks",
     "fallback_on_unknown_outcome",
 )
-_NAME_SET = frozenset(NAMES)
+OPTION_NAMES = frozenset(NAMES)
 #: Most fallbacks one call may name.
 MAX_FALLBACKS = 10
 
@@ -78,7 +78,7 @@ def check_fallbacks(value: Any, name: str = "fallbacks") -> tuple[str, ...]:
 def take_call_options(params: dict[str, Any], timeout: Any, api_base: Any) -> tuple[CallOptions, Any, Any]:
     """Pop LiteLLM's call options from ``params`` (in place); returns them with the call's timeout and
     api_base after ``request_timeout`` and ``base_url`` are applied."""
-    if _NAME_SET.isdisjoint(params):  # the common case: a set operation, not a loop
+    if OPTION_NAMES.isdisjoint(params):  # the common case: a set operation, not a loop
         return NO_OPTIONS, timeout, api_base
     num_retries = check_num_retries(params.pop("num_retries", None))
     max_retries = check_num_retries(params.pop("max_retries", None), "max_retries")

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from patchwire import contract
-from patchwire.errors import BadRequestError, ConfigError
+from patchwire.errors import BadRequestError, ConfigError, PluginError
 from patchwire.interfaces import (
     CallNext,
     CallResult,
@@ -79,6 +79,8 @@ class Pipeline:
     origins: Mapping[int, PluginInfo] = attrs.field(factory=dict, eq=False, repr=False)
     #: The input plan per schema met (by ``id``: the plan holds its schema, so the id stays its own).
     _plans: dict[int, InputPlan] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    #: The plan per api_base whose model schema is known (``keep_ready``): a call's one lookup.
+    ready: dict[str | None, InputPlan] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "call_complete", _chain(self.provider.complete, self.wrappers))
@@ -94,19 +96,26 @@ class Pipeline:
             plan = self._plans[id(schema)] = InputPlan(self, schema)
         return plan
 
+    def keep_ready(self, api_base: str | None, plan: InputPlan) -> None:
+        """Remember ``plan`` for calls at ``api_base`` (a few bases at most: callers choose them)."""
+        if len(self.ready) >= MAX_PLANS:
+            self.ready.clear()
+        self.ready[api_base] = plan
+
     def render(self, messages: Sequence[Message]) -> str:
         """The formatter's prompt; anything but a string is the formatter plugin's fault, named."""
         assert self.formatter is not None
         prompt = self.formatter.render(messages)
         if type(prompt) is not str:
-            raise contract.bad_result(
-                f"formatter {self.formatter.name!r}",
-                self.formatter_plugin,
-                "render",
-                prompt,
-                "the prompt string",
-            )
+            raise self.not_a_prompt(prompt)
         return prompt
+
+    def not_a_prompt(self, prompt: object) -> PluginError:
+        """The error for a formatter that rendered something other than a string, naming its plugin."""
+        assert self.formatter is not None
+        return contract.bad_result(
+            f"formatter {self.formatter.name!r}", self.formatter_plugin, "render", prompt, "the prompt string"
+        )
 
 
 def _chain(base: CallNext, wrappers: Sequence[CallWrapper]) -> CallNext:

@@ -35,7 +35,14 @@ from patchwire.http import SessionPool, make_session
 from patchwire.interfaces import Provider, ProviderCall, ProviderContext, provider_drain
 from patchwire.manager import Plugins, get_plugins
 from patchwire.mock import mock_result
-from patchwire.options import NO_OPTIONS, CallOptions, check_fallbacks, check_num_retries, take_call_options
+from patchwire.options import (
+    NO_OPTIONS,
+    OPTION_NAMES,
+    CallOptions,
+    check_fallbacks,
+    check_num_retries,
+    take_call_options,
+)
 from patchwire.pipeline import (
     BoundFormatter,
     Pipeline,
@@ -45,6 +52,7 @@ from patchwire.pipeline import (
     template_formatter,
 )
 from patchwire.ratelimit import RateGate
+from patchwire.shaping import InputPlan
 from patchwire.stream import Stream
 from patchwire.text import TextStream, atext_completion
 from patchwire.types import (
@@ -157,12 +165,14 @@ class Router:
         A call fails over to the other deployments of its model and then to its ``fallbacks`` when the
         failure is one they can fix (see ``patchwire.fallbacks``); each attempt has its own timeout.
         """
-        options, timeout, api_base = take_call_options(params, timeout, api_base)
+        options = NO_OPTIONS
+        if not OPTION_NAMES.isdisjoint(params):  # most calls have none: no call to look for them
+            options, timeout, api_base = take_call_options(params, timeout, api_base)
         chain = options.fallbacks or self.fallbacks.get(model, ())
         routes = self.routes.get(model)
         if not chain and (routes is None or len(routes) == 1):
-            # One place to try: no cooldown state to keep.
-            route = routes[0] if routes is not None else self._route(model)
+            # One place to try: no cooldown state to keep. Without routes, a model string is its own.
+            route = routes[0] if routes is not None else self._route(model) if self.routes else None
             return await self._attempt(
                 model, route, messages, api_key, api_base, stream, timeout, format, drop_params, params,
                 options,
@@ -265,9 +275,7 @@ class Router:
                 return mocked if isinstance(mocked, ChatResponse) else Stream(mocked)
         retries = options.num_retries
         if retries is None:
-            retries = route.num_retries if route is not None and route.num_retries is not None else None
-        if retries is None:
-            retries = self.num_retries
+            retries = self.num_retries if route is None or route.num_retries is None else route.num_retries
         context = ProviderContext(  # positionally: this runs on every call
             self._sessions.get(),
             request.api_key,
@@ -276,17 +284,16 @@ class Router:
             self.rate_gate,
             retries,
         )
-        limit = self._limit()
+        limit = self._limit() if self.max_concurrency is not None else None
         if limit is not None:
             await _acquire_within(limit, context.deadline, request, "max_concurrency", self.max_concurrency)
         # A provider that keeps its deadline needs no backstop (and its calls no timer of ours).
         backstop = None if pipeline.keeps_deadline else _Backstop(context.deadline)
         try:
-            cached = self._schemas.get((pipeline.provider.name, pipeline.ref, context.api_base))
-            schema = cached[0] if cached is not None else None
-            if schema is None:
-                schema = await self._schema(pipeline, context)
-            call = ProviderCall(request, pipeline.plan(schema).build(request), context)
+            plan = pipeline.ready.get(request.api_base)
+            if plan is None:
+                plan = await self._plan(pipeline, context)
+            call = ProviderCall(request, plan.build(request), context)
             result = await (pipeline.call_stream if request.stream else pipeline.call_complete)(call)
         except BaseException as exc:
             if limit is not None:
@@ -488,7 +495,21 @@ class Router:
             )
         if format is not None and not isinstance(format, str):
             raise BadRequestError(f"format must be a string, not {show(format)}", param="format")
-        pipeline = self._pipeline(model_string, format, route)
+        # The model's pipeline, resolved on its first call and kept until the plugins change.
+        if self.plugins.generation != self._generation:
+            self._refresh()
+        # A route's custom template is its chat format: a raw prompt (text completions) skips it.
+        template = route.template if route is not None and format != RAW else None
+        key = (model_string, format, id(route)) if template is not None else (model_string, format)
+        pipeline = self._pipelines.get(key)
+        if pipeline is None:
+            pipeline = self._pipelines[key] = build_pipeline(
+                self.plugins,
+                model_string,
+                requested_format=format,
+                template=template,
+                providers=self._providers,
+            )
         request = ChatRequest(  # positionally: this runs on every call
             model_string,
             pipeline.ref,
@@ -504,18 +525,14 @@ class Router:
         )
         return request, pipeline
 
-    def _pipeline(self, model: str, format: str | None, route: ModelRoute | None) -> Pipeline:
-        providers = self._current_providers()
-        # A route's custom template is its chat format: a raw prompt (text completions) skips it.
-        template = route.template if route is not None and format != RAW else None
-        key = (model, format, id(route) if template is not None else None)
-        pipeline = self._pipelines.get(key)
-        if pipeline is None:
-            pipeline = build_pipeline(
-                self.plugins, model, requested_format=format, template=template, providers=providers
-            )
-            self._pipelines[key] = pipeline
-        return pipeline
+    async def _plan(self, pipeline: Pipeline, context: ProviderContext) -> InputPlan:
+        """The model's input plan at this api_base, its schema read first (fetched on the first call);
+        kept on the pipeline once the schema is known, so later calls skip both lookups."""
+        schema = await self._schema(pipeline, context)
+        plan = pipeline.plan(schema)
+        if schema is not None:
+            pipeline.keep_ready(context.api_base, plan)
+        return plan
 
     async def _schema(self, pipeline: Pipeline, context: ProviderContext) -> InputSchema | None:
         key = (pipeline.provider.name, pipeline.ref, context.api_base)

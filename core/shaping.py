@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from patchwire import contract
 from patchwire.interfaces import InputShaper, MapCall, ModelFacts, ParamMapper, ShapeCall, prepared_for
-from patchwire.types import ChatRequest, InputSchema, Message
+from patchwire.types import ChatRequest, InputSchema
 
 if TYPE_CHECKING:
     from patchwire.pipeline import Pipeline
@@ -36,30 +36,29 @@ class InputPlan:
         self.shapers = _prepared(pipeline, pipeline.shapers, self.facts, "shaper", "shape")
         self.mappers = _prepared(pipeline, pipeline.mappers, self.facts, "mapper", "map")
 
-    def shape(self, messages: Sequence[Message], params: dict[str, Any]) -> dict[str, Any]:
-        """The model inputs the conversation becomes; ``params`` loses what a shaper consumed."""
+    def build(self, request: ChatRequest) -> dict[str, Any]:
+        """Every input the call sends: the conversation placed by the shapers (else rendered by the
+        formatter into ``prompt``), then the parameters mapped (a shaper may consume some first);
+        whatever no mapper consumed passes through under its own name."""
+        params = dict(request.params)
         inputs: dict[str, Any] = {}
         facts = self.facts
+        messages = request.messages
+        placed = False
         if self.shapers:
-            call = ShapeCall(
-                facts.ref, facts.schema, tuple(messages), params, inputs, facts.formatter, facts.format_chosen
+            shape_call = ShapeCall(
+                facts.ref, facts.schema, messages, params, inputs, facts.formatter, facts.format_chosen
             )
             for shape in self.shapers:
-                shape(call)
-            if call.placed:
-                return inputs
-            messages = call.messages
-        if facts.formatter is not None:
-            inputs["prompt"] = self.pipeline.render(messages)
-        return inputs
-
-    def build(self, request: ChatRequest) -> dict[str, Any]:
-        """Every input the call sends: the conversation placed by the shapers (and the formatter), then
-        the parameters mapped; whatever no mapper consumed passes through under its own name."""
-        params = dict(request.params)
-        inputs = self.shape(request.messages, params)
+                shape(shape_call)
+            placed = shape_call.placed
+            messages = shape_call.messages
+        if not placed and facts.formatter is not None:
+            prompt = facts.formatter.render(messages)
+            if prompt.__class__ is not str:
+                raise self.pipeline.not_a_prompt(prompt)
+            inputs["prompt"] = prompt
         if self.mappers:
-            facts = self.facts
             call = MapCall(facts.ref, facts.schema, params, inputs, request.drop_params, facts.formatter)
             for map_params in self.mappers:
                 map_params(call)

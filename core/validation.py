@@ -85,6 +85,9 @@ OPENAI_PARAMS: dict[str, Callable[[str, Any], None]] = {
     "stream_options": _mapping,
 }
 
+#: The parameters whose check is ``_integer(1)``: a plain int of 1 or more passes them.
+_POSITIVE_INTS = frozenset(("max_tokens", "max_completion_tokens"))
+
 #: OpenAI parameters a text-completion model cannot honour: refused unless ``drop_params=True``.
 UNSUPPORTED = (
     "tools",
@@ -110,6 +113,9 @@ def check_params(params: Mapping[str, Any], *, drop_params: bool) -> dict[str, A
     every other one kept exactly as given."""
     out: dict[str, Any] = {}
     for name, value in params.items():
+        if value.__class__ is int and value >= 1 and name in _POSITIVE_INTS:
+            out[name] = value  # the commonest parameter, max_tokens, passes its check at once
+            continue
         if value is None:
             continue  # OpenAI clients send explicit nulls for "not set"
         check = OPENAI_PARAMS.get(name)

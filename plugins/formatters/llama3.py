@@ -37,7 +37,11 @@ def _header(role: str) -> str:
 
 
 def render(messages: Sequence[Message]) -> str:
-    parts = [f"{_header(m.role)}{text_of(m, i, NAME).strip()}<|eot_id|>" for i, m in enumerate(messages)]
+    # A loop, not a comprehension, and the header written out: each call this saves is on every call.
+    parts = []
+    for i, m in enumerate(messages):
+        text = m.content if m.content.__class__ is str else text_of(m, i, NAME)
+        parts.append(f"<|start_header_id|>{m.role}<|end_header_id|>\n\n{text.strip()}<|eot_id|>")
     parts.append(ASSISTANT)
     return "".join(parts)
 

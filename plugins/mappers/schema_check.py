@@ -60,13 +60,18 @@ def value_check(model: object, spec: InputSpec) -> Callable[[Any], None]:
     """``check_value`` for one input, with what does not apply to it left out (it runs per call)."""
     if spec.enum is None:
         if spec.type in ("integer", "number"):
-            low = -math.inf if spec.minimum is None else spec.minimum
-            high = math.inf if spec.maximum is None else spec.maximum
+            low, high = _bounds(spec)
             floats = spec.type == "number"
             return functools.partial(_check_number, model, spec, floats, low, high)
         if spec.type not in _TYPES and spec.minimum is None and spec.maximum is None:
             return _accept
     return functools.partial(check_value, model, spec)
+
+
+def _bounds(spec: InputSpec) -> tuple[float, float]:
+    """A number input's bounds, unbounded where its schema gives none."""
+    low = -math.inf if spec.minimum is None else spec.minimum
+    return low, math.inf if spec.maximum is None else spec.maximum
 
 
 def _check_number(model: object, spec: InputSpec, floats: bool, low: float, high: float, value: Any) -> None:
@@ -95,13 +100,24 @@ def prepare_schema_check(model: ModelFacts) -> Callable[[MapCall], None] | None:
         for name, spec in schema.inputs.items()
         if spec.type == "string" and spec.enum is None and spec.minimum is None and spec.maximum is None
     )
+    # Bounds of the number inputs without an enum: an int within them passes with no call.
+    int_bounds = {
+        name: _bounds(spec)
+        for name, spec in schema.inputs.items()
+        if spec.type in ("integer", "number") and spec.enum is None
+    }
 
     def map_schema_check(call: MapCall) -> None:
         for source in (call.inputs, call.params) if call.params else (call.inputs,):
             # Copied only when unknown names may be dropped from it on the way.
             for name, value in list(source.items()) if call.drop_params else source.items():
-                if value.__class__ is str and name in strings:
+                kind = value.__class__
+                if kind is str and name in strings:
                     continue  # the commonest input, a string where any string goes, passes at once
+                if kind is int and name in int_bounds:
+                    low, high = int_bounds[name]
+                    if low <= value <= high:
+                        continue
                 check = checks.get(name)
                 if check is not None:
                     check(value)

@@ -70,17 +70,16 @@ def prepare_images(model: ModelFacts) -> Callable[[ShapeCall], None]:
     requires_image = found is not None and found.required
 
     def shape_images(call: ShapeCall) -> None:
-        if requires_image or _has_parts(call.messages):
+        if requires_image:
             _shape_images(call, found)
+            return
+        # A loop written out (no helper, no generator): it runs on every call to every model.
+        for message in call.messages:
+            if message.content.__class__ is tuple:
+                _shape_images(call, found)
+                return
 
     return shape_images
-
-
-def _has_parts(messages: tuple[Message, ...]) -> bool:
-    for message in messages:
-        if message.content.__class__ is tuple:
-            return True
-    return False
 
 
 def _shape_images(call: ShapeCall, found: ImageInput | None) -> None:

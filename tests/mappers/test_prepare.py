@@ -100,3 +100,51 @@ def test_a_plan_follows_the_schema_it_was_made_for() -> None:
     )
     with pytest.raises(patchwire.BadRequestError, match="has no input 'top_k'"):
         pipeline.plan(new).build(unknown_input)
+
+
+class SchemaPerBase(RecordingProvider):
+    """A provider whose model has a different schema at each API base (a mirror, a newer version)."""
+
+    def __init__(self, schemas: dict[str | None, InputSchema | None]) -> None:
+        super().__init__("fake")
+        self.schemas = schemas
+
+    async def input_schema(
+        self, ref: patchwire.ModelRef, context: patchwire.ProviderContext
+    ) -> InputSchema | None:
+        self.schema_fetches += 1
+        return self.schemas[context.api_base]
+
+
+async def test_each_api_base_gets_the_plan_of_its_own_schema() -> None:
+    # The model takes top_k at one base and not at the other: a plan kept for one base must never
+    # serve a call to the other, in either order.
+    prompt = InputSpec("prompt", "string")
+    provider = SchemaPerBase(
+        {
+            "http://a.test": InputSchema({"prompt": prompt, "top_k": InputSpec("top_k", "integer")}),
+            "http://b.test": InputSchema({"prompt": prompt}),
+        }
+    )
+    with registered(plugin(providers=[provider])) as plugins:
+        async with patchwire.Router(plugins=plugins) as router:
+            for _ in range(2):
+                await router.acompletion("fake/acme/chat", HELLO, api_base="http://a.test", top_k=5)
+                with pytest.raises(patchwire.BadRequestError, match="has no input 'top_k'"):
+                    await router.acompletion("fake/acme/chat", HELLO, api_base="http://b.test", top_k=5)
+    assert [inputs["top_k"] for inputs in provider.inputs] == [5, 5]
+    assert provider.schema_fetches == 2  # once per base: later calls use the plan kept for it
+
+
+async def test_a_model_whose_schema_is_unknown_is_asked_again_and_then_planned_by_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("patchwire.router.SCHEMA_MISS_TTL", 0.0)  # a miss is asked again at once
+    provider = SchemaPerBase({None: None})
+    with registered(plugin(providers=[provider])) as plugins:
+        async with patchwire.Router(plugins=plugins) as router:
+            await router.acompletion("fake/acme/chat", HELLO, top_k=5)  # no schema: passes as given
+            provider.schemas[None] = InputSchema({"prompt": InputSpec("prompt", "string")})
+            with pytest.raises(patchwire.BadRequestError, match="has no input 'top_k'"):
+                await router.acompletion("fake/acme/chat", HELLO, top_k=5)
+    assert provider.schema_fetches == 2
