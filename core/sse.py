@@ -12,6 +12,7 @@ then handles a batch, so the per-event cost is a few string operations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -25,6 +26,12 @@ __all__ = ["MAX_EVENT", "MAX_LINE", "SSEDecoder", "ServerSentEvent", "iter_event
 MAX_LINE = 1024 * 1024
 #: The most data one event may gather (characters, over all its ``data:`` lines) before its blank line.
 MAX_EVENT = 4 * 1024 * 1024
+
+
+#: The event an LLM stream sends per token: an optional ``event:`` and ``id:`` line, one ``data:`` line,
+#: the blank line (line breaks already made ``\n``). A read made only of these is matched whole (in C);
+#: anything else (comments, ``retry:``, several data lines, a NUL in an id) takes the line-by-line rules.
+_COMMON_EVENT = re.compile(r"(?:event: ?([^\n]*)\n)?(?:id: ?([^\n\x00]*)\n)?data: ?([^\n]*)\n\n")
 
 
 class ServerSentEvent:
@@ -128,9 +135,22 @@ class SSEDecoder:
         text = complete.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        events: list[ServerSentEvent] = []
+        if self._data or self._event:
+            # An event an earlier read began: its lines, up to its blank line, by the line rules.
+            head, blank, text = text.partition("\n\n")
+            self._read_lines(head + blank, events)
+        if text:
+            # Between events: the common ones at once, what follows them by the line rules.
+            done = self._common_events(text, events)
+            if done < len(text):
+                self._read_lines(text[done:] if done else text, events)
+        return events
+
+    def _read_lines(self, text: str, events: list[ServerSentEvent]) -> None:
+        """Every line of ``text`` (whole lines, each ending in ``\\n``) by the WHATWG rules."""
         lines = text.split("\n")
         lines.pop()  # the text ends with a line break: the last piece is not a line
-        events: list[ServerSentEvent] = []
         data = self._data
         for line in lines:
             # The lines of almost every LLM event, inline; the rest takes the general path.
@@ -157,7 +177,24 @@ class SSEDecoder:
             else:
                 self._line(line, events)
                 data = self._data
-        return events
+
+    def _common_events(self, text: str, events: list[ServerSentEvent]) -> int:
+        """Adds the common events (``_COMMON_EVENT``) that open ``text``, and returns where they end: the
+        line rules read the rest (and refuse an event over ``max_event``, left to them)."""
+        match = _COMMON_EVENT.match
+        pos, end, limit = 0, len(text), self.max_event
+        while pos < end:
+            found = match(text, pos)
+            if found is None:
+                break
+            event, event_id, data = found.groups()
+            if len(data) >= limit:
+                break
+            if event_id is not None:
+                self.last_event_id = event_id
+            events.append(ServerSentEvent(event or "message", data, self.last_event_id, self._retry))
+            pos = found.end()
+        return pos
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: a final line without its line break still counts; an event that never

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from patchwire.errors import ResponseTooLargeError
 from patchwire.sse import ServerSentEvent, SSEDecoder
 
 
@@ -105,3 +107,62 @@ def test_unicode_line_separators_inside_a_chunk_are_data_not_line_breaks() -> No
     text = "a\u2028b\x0bc\x1cd\u0085e"
     events = SSEDecoder().feed(f"event: output\nid: 1:0\ndata:  {text}\n\n".encode())
     assert events == [ServerSentEvent("output", " " + text, "1:0")]
+
+
+# Lines of every kind an event stream may hold, near misses of the common token event among them.
+any_line = st.one_of(
+    st.builds(lambda v: f"data:{v}", st.text(alphabet="a: \x00é", max_size=4)),
+    st.builds(lambda v: f"data: {v}", st.text(alphabet="a: ", max_size=4)),
+    st.builds(lambda v: f"event:{v}", st.sampled_from(["", " output", " done", "  x", "output"])),
+    st.builds(lambda v: f"id:{v}", st.sampled_from(["", " 1", " 2:0", " a\x00b", "3"])),
+    st.sampled_from(["", "", ": comment", "retry: 10", "retry: x", "data", "event", "id", "other: 1"]),
+)
+
+
+# The token event itself (optional event and id lines, one data line, the blank line), with its
+# variations: no space, two spaces, empty values.
+token_event = st.builds(
+    lambda event, event_id, data: [*event, *event_id, f"data:{data}", ""],
+    st.sampled_from([[], ["event: output"], ["event:done"], ["event:"], ["event:  x"]]),
+    st.sampled_from([[], ["id: 1:0"], ["id:2"], ["id:"], ["id:  3"]]),
+    st.sampled_from(["", " ", "  ", " tok", "tok", "  tok", " tok ", " a: b", " é"]),
+)
+stream_lines = st.lists(
+    st.one_of(token_event, token_event, token_event, st.lists(any_line, max_size=3)), max_size=6
+)
+
+
+@settings(max_examples=400)
+@given(blocks=stream_lines, newline=st.sampled_from(["\n", "\r\n", "\r"]))
+def test_a_whole_read_gives_what_the_line_by_line_rules_give(blocks: list[list[str]], newline: str) -> None:
+    lines = [line for block in blocks for line in block]
+    # Fed byte by byte, every read is one line break at most, so only the line-by-line rules run; fed
+    # whole (and in two halves), reads made of common events take the fast path. Both must agree.
+    payload = "".join(line + newline for line in lines).encode()
+    one_by_one = SSEDecoder()
+    expected = [e for i in range(len(payload)) for e in one_by_one.feed(payload[i : i + 1])]
+    expected += one_by_one.close()
+    for pieces in ([payload], [payload[: len(payload) // 2], payload[len(payload) // 2 :]]):
+        decoder = SSEDecoder()
+        events = [e for piece in pieces for e in decoder.feed(piece)] + decoder.close()
+        assert events == expected
+        assert decoder.last_event_id == one_by_one.last_event_id
+
+
+def test_a_read_of_token_events_gives_each_event_with_its_id() -> None:
+    payload = (
+        b"event: output\nid: 7:0\ndata: Hel\n\nevent: output\nid: 7:1\ndata:  lo\n\nevent: done\ndata: {}\n\n"
+    )
+    decoder = SSEDecoder()
+    assert decoder.feed(payload) == [
+        ServerSentEvent("output", "Hel", "7:0"),
+        ServerSentEvent("output", " lo", "7:1"),
+        ServerSentEvent("done", "{}", "7:1"),
+    ]
+    assert decoder.last_event_id == "7:1"
+
+
+def test_an_oversized_event_in_a_read_of_token_events_is_still_refused() -> None:
+    decoder = SSEDecoder(max_event=8)
+    with pytest.raises(ResponseTooLargeError):
+        decoder.feed(b"event: output\nid: 1\ndata: ok\n\nevent: output\nid: 2\ndata: 0123456789\n\n")
