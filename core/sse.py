@@ -136,16 +136,23 @@ class SSEDecoder:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         events: list[ServerSentEvent] = []
-        if self._data or self._event:
-            # An event an earlier read began: its lines, up to its blank line, by the line rules.
-            head, blank, text = text.partition("\n\n")
-            self._read_lines(head + blank, events)
-        if text:
-            # Between events: the common ones at once, what follows them by the line rules.
-            done = self._common_events(text, events)
-            if done < len(text):
-                self._read_lines(text[done:] if done else text, events)
+        pos, end = 0, len(text)
+        if self._data or self._event:  # the rest of an event an earlier read began
+            pos = self._one_event_by_the_rules(text, 0, events)
+        while pos < end:  # between events: common ones at once, any other one by the line rules
+            pos = self._common_events(text, pos, events)
+            if pos < end:
+                pos = self._one_event_by_the_rules(text, pos, events)
         return events
+
+    def _one_event_by_the_rules(self, text: str, pos: int, events: list[ServerSentEvent]) -> int:
+        """The lines from ``pos`` to the blank line that ends their event (or to the end of ``text``)
+        read by the line rules; returns where they end. Only those lines are copied, so a read that
+        alternates common and other events costs its length once."""
+        stop = text.find("\n\n", pos)
+        stop = len(text) if stop < 0 else stop + 2
+        self._read_lines(text[pos:stop], events)
+        return stop
 
     def _read_lines(self, text: str, events: list[ServerSentEvent]) -> None:
         """Every line of ``text`` (whole lines, each ending in ``\\n``) by the WHATWG rules."""
@@ -178,11 +185,11 @@ class SSEDecoder:
                 self._line(line, events)
                 data = self._data
 
-    def _common_events(self, text: str, events: list[ServerSentEvent]) -> int:
-        """Adds the common events (``_COMMON_EVENT``) that open ``text``, and returns where they end: the
-        line rules read the rest (and refuse an event over ``max_event``, left to them)."""
+    def _common_events(self, text: str, pos: int, events: list[ServerSentEvent]) -> int:
+        """Adds the common events (``_COMMON_EVENT``) from ``pos`` on, and returns where they end (an
+        event over ``max_event`` is left to the line rules, which refuse it)."""
         match = _COMMON_EVENT.match
-        pos, end, limit = 0, len(text), self.max_event
+        end, limit = len(text), self.max_event
         while pos < end:
             found = match(text, pos)
             if found is None:
