@@ -484,15 +484,9 @@ class Router:
             model_string = model
         if timeout is None:
             timeout = self.timeout
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise BadRequestError(
-                f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
-            )
+        kind = timeout.__class__
+        if not ((kind is float or kind is int) and 0 < timeout < 1e12):  # the common case, else:
+            _check_timeout(timeout)
         if format is not None and not isinstance(format, str):
             raise BadRequestError(f"format must be a string, not {show(format)}", param="format")
         # The model's pipeline, resolved on its first call and kept until the plugins change.
@@ -590,6 +584,23 @@ class _Backstop:
 
     def stop(self) -> None:
         self._handle.cancel()
+
+
+def _check_timeout(timeout: Any) -> None:
+    """A timeout must be a positive, finite number of seconds (an int or float of any kind)."""
+    try:
+        valid = (
+            not isinstance(timeout, bool)
+            and isinstance(timeout, int | float)
+            and math.isfinite(timeout)
+            and timeout > 0
+        )
+    except OverflowError:  # an int too large for a float
+        valid = False
+    if not valid:
+        raise BadRequestError(
+            f"timeout must be a positive number of seconds, not {show(timeout)}", param="timeout"
+        )
 
 
 def _shorter(timeout: Any, bound: float) -> Any:
