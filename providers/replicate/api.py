@@ -18,6 +18,7 @@ the call gives up at once with the error it has (a typed ``PatchwireError``), no
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import random
 import time
@@ -265,12 +266,11 @@ class Api:
         resend), or the typed error of the last failure once the rule's tries or the deadline (default:
         the call's) run out.
         """
-        deadline = self.deadline if deadline is None else deadline
         headers = self.auth if headers is None else headers
+        # A body over a MiB goes as a stream (made again for each try: a stream is read once).
+        streamed = data is not None and len(data) > transport.LARGE_BODY
         backoff: Backoff | None = None
-        debug = self.debug
         verbose = self.verbose
-        session = self.session
         loop = asyncio.get_running_loop()
         while True:
             if before_send is not None:
@@ -291,8 +291,8 @@ class Api:
             try:
                 # The exchange is awaited here, not in a coroutine of its own: every coroutine between
                 # the caller and aiohttp costs on each call's start and on every resume.
-                async with session.request(
-                    method, url, headers=headers, data=transport.request_body(data), timeout=timeout
+                async with self.session.request(
+                    method, url, headers=headers, data=io.BytesIO(data) if streamed else data, timeout=timeout
                 ) as resp:
                     answer = Answer(resp.status, resp.headers, await read_capped(resp))
             except asyncio.CancelledError:
@@ -319,7 +319,7 @@ class Api:
                 status = answer.status
                 if verbose:
                     transport.log_answer(method, url, status, answer.body, loop.time() - started)
-                if debug:
+                if self.debug:
                     log.debug(
                         "patchwire: replicate %s %s -> %s in %.3fs",
                         method,
@@ -362,6 +362,8 @@ class Api:
                     tries = self.retries + 1
                 backoff = Backoff(base=rule.base, cap=rule.cap, max_attempts=tries)
             delay = backoff.next_delay(hint)
+            if deadline is None:
+                deadline = self.deadline
             if backoff.exhausted or loop.time() + delay >= deadline:
                 raise self._scrubbed(error)
             log.debug("patchwire: replicate %s %s: trying again in %.2fs", method, url, delay)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -123,8 +123,16 @@ class PredictionJob(Creation):
         return self.status in TERMINAL
 
     async def get(self, *, timeout: aiohttp.ClientTimeout = READ) -> dict[str, Any]:
+        """The prediction as it is now (observed)."""
+        prediction = await self._read_prediction(timeout)
+        self.observe(prediction)
+        return prediction
+
+    def _read_prediction(self, timeout: aiohttp.ClientTimeout) -> Coroutine[Any, Any, dict[str, Any]]:
+        # The read's own coroutine, which the caller awaits: ``follow`` polls without ``get``'s in
+        # between (a coroutine costs on every resume), and observes each answer itself.
         gate = self.gate
-        prediction = await self.read(
+        return self.read(
             self.get_url,
             what=f"prediction {self.prediction_id}",
             prediction_id=self.prediction_id,
@@ -132,8 +140,6 @@ class PredictionJob(Creation):
             before_send=gate.acquire_read if gate is not None else None,
             timeout=timeout,
         )
-        self.observe(prediction)
-        return prediction
 
     async def follow(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """Poll ``urls.get`` until the prediction is terminal (the caller's deadline bounds this)."""
@@ -143,7 +149,7 @@ class PredictionJob(Creation):
             interval = min(POLL_MAX, interval * POLL_FACTOR)
             # Polls run under the call's deadline timer (``deadline.CallDeadline``).
             remaining = self.deadline - asyncio.get_running_loop().time()
-            prediction = await self.get(timeout=within_deadline(READ, remaining))
+            prediction = await self._read_prediction(within_deadline(READ, remaining))
         return prediction
 
     def result_error(self, prediction: Mapping[str, Any]) -> PatchwireError | None:

@@ -10,7 +10,6 @@ have reached the server.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,19 +80,13 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-#: aiohttp's threshold for its "large body as raw bytes" ResourceWarning.
+#: aiohttp's threshold for its "large body as raw bytes" ResourceWarning: a longer body is sent as a
+#: stream (``io.BytesIO``).
 LARGE_BODY = 1 << 20
 
 #: What an exchange may raise of aiohttp's (and the OS's): ``failure`` turns each into one of ours.
 FAILURES = (aiohttp.ClientError, OSError)
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-
-
-def request_body(data: bytes | None) -> bytes | io.BytesIO | None:
-    """What to hand aiohttp as the body of one try (a stream is read once: made again per try)."""
-    if data is not None and len(data) > LARGE_BODY:
-        return io.BytesIO(data)  # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB
-    return data
 
 
 def failure(exc: BaseException, url: str) -> TransportError:
