@@ -268,7 +268,7 @@ class Api:
         """
         headers = self.auth if headers is None else headers
         # A body over a MiB goes as a stream (made again for each try: a stream is read once).
-        streamed = data is not None and len(data) > transport.LARGE_BODY
+        streamed = data if data is not None and len(data) > transport.LARGE_BODY else None
         backoff: Backoff | None = None
         verbose = self.verbose
         loop = asyncio.get_running_loop()
@@ -292,7 +292,11 @@ class Api:
                 # The exchange is awaited here, not in a coroutine of its own: every coroutine between
                 # the caller and aiohttp costs on each call's start and on every resume.
                 async with self.session.request(
-                    method, url, headers=headers, data=io.BytesIO(data) if streamed else data, timeout=timeout
+                    method,
+                    url,
+                    headers=headers,
+                    data=data if streamed is None else io.BytesIO(streamed),
+                    timeout=timeout,
                 ) as resp:
                     answer = Answer(resp.status, resp.headers, await read_capped(resp))
             except asyncio.CancelledError:
