@@ -14,19 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-import orjson
 
 from patchwire import debug
 from patchwire.errors import BadRequestError
 
 from .errors import json_or_none
-
-
-def _logged_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
 
 
 class TransportError(Exception):
@@ -109,5 +101,5 @@ def log_request(method: str, url: str, headers: Mapping[str, str], data: bytes |
 
 def log_answer(method: str, url: str, status: int, body: bytes, seconds: float) -> None:
     """The answer's status and prediction id (``patchwire.debug``; only when it is enabled)."""
-    answer = _logged_json(body) if status < 300 else None
+    answer = json_or_none(body) if status < 300 else None
     debug.log_answer("replicate", method, url, status, answer, seconds)
