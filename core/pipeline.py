@@ -31,7 +31,7 @@ from patchwire.interfaces import (
 )
 from patchwire.manager import PluginInfo, Plugins
 from patchwire.shaping import InputPlan
-from patchwire.types import InputSchema, Message, ModelRef, PromptTemplate
+from patchwire.types import InputSchema, ModelRef, PromptTemplate
 from patchwire.validation import show
 
 log = logging.getLogger("patchwire")
@@ -101,14 +101,6 @@ class Pipeline:
         if len(self.ready) >= MAX_PLANS:
             self.ready.clear()
         self.ready[api_base] = plan
-
-    def render(self, messages: Sequence[Message]) -> str:
-        """The formatter's prompt; anything but a string is the formatter plugin's fault, named."""
-        assert self.formatter is not None
-        prompt = self.formatter.render(messages)
-        if type(prompt) is not str:
-            raise self.not_a_prompt(prompt)
-        return prompt
 
     def not_a_prompt(self, prompt: object) -> PluginError:
         """The error for a formatter that rendered something other than a string, naming its plugin."""

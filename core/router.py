@@ -284,7 +284,7 @@ class Router:
             self.rate_gate,
             retries,
         )
-        limit = self._limit() if self.max_concurrency is not None else None
+        limit = self._slots(self.max_concurrency) if self.max_concurrency is not None else None
         if limit is not None:
             await _acquire_within(limit, context.deadline, request, "max_concurrency", self.max_concurrency)
         # A provider that keeps its deadline needs no backstop (and its calls no timer of ours).
@@ -490,8 +490,7 @@ class Router:
         if format is not None and not isinstance(format, str):
             raise BadRequestError(f"format must be a string, not {show(format)}", param="format")
         # The model's pipeline, resolved on its first call and kept until the plugins change.
-        if self.plugins.generation != self._generation:
-            self._refresh()
+        providers = self._current_providers()
         # A route's custom template is its chat format: a raw prompt (text completions) skips it.
         template = route.template if route is not None and format != RAW else None
         key = (model_string, format, id(route)) if template is not None else (model_string, format)
@@ -502,7 +501,7 @@ class Router:
                 model_string,
                 requested_format=format,
                 template=template,
-                providers=self._providers,
+                providers=providers,
             )
         request = ChatRequest(  # positionally: this runs on every call
             model_string,
@@ -549,15 +548,14 @@ class Router:
 
     # -- running -------------------------------------------------------------------------------
 
-    def _limit(self) -> asyncio.Semaphore | None:
-        if self.max_concurrency is None:
-            return None
+    def _slots(self, size: int) -> asyncio.Semaphore:
+        """This loop's semaphore of ``size`` (``max_concurrency``) call slots, made on its first call."""
         loop = asyncio.get_running_loop()
         sem = self._limits.get(loop)
         if sem is None:
             for old in [lp for lp in self._limits if lp.is_closed()]:
                 del self._limits[old]
-            sem = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+            sem = self._limits[loop] = asyncio.Semaphore(size)
         return sem
 
 
